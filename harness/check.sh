@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: static checks, build what is stale, run the selftests in the
+# VM, and end with one line "check: N passed, N failed, N skipped".
+# Exit status is non-zero on any failure.
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=lib.sh
+. "$TOP/harness/lib.sh"
+
+H="$TOP/harness"
+res="$LOGS/check-results.tap"
+: >"$res"
+declare -A took
+order=()
+stage() { # stage NAME COMMAND...: run a stage, note its duration
+	local name=$1 t rc
+
+	shift
+	t=$(date +%s)
+	"$@"
+	rc=$?
+	took[$name]=$(($(date +%s) - t))
+	order+=("$name")
+	return $rc
+}
+fatal() { # a stage that breaks the chain: count it and summarise
+	echo "not ok - $1" >>"$res"
+	summarise
+	exit 1
+}
+
+summarise() {
+	local pass fail skip
+
+	echo
+	echo "==== stage durations: $(for k in "${order[@]}"; do printf '%s %ss, ' "$k" "${took[$k]}"; done | sed 's/, $//')"
+	pass=$(grep -cE '^ok ' "$res")
+	skip=$(grep -cE '^ok .*# SKIP' "$res")
+	fail=$(grep -cE '^not ok ' "$res")
+	pass=$((pass - skip))
+	if [ "$fail" -gt 0 ]; then
+		echo "==== failures:"
+		grep -E '^not ok ' "$res" | sed 's/^/  /'
+	fi
+	echo "check: $pass passed, $fail failed, $skip skipped"
+	[ "$fail" = 0 ]
+}
+
+stage assemble "$H/assemble.sh" || fatal "assemble the tree"
+stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
+stage static bash -c "'$H/static-checks.sh' > '$LOGS/static.tap'"
+sed 's/^/  /' "$LOGS/static.tap"
+grep -E '^(not )?ok ' "$LOGS/static.tap" >>"$res"
+stage kernel "$H/build-kernel.sh" || fatal "build the kernel"
+stage initramfs "$H/mkinitramfs.sh" || fatal "build the initramfs and selftests"
+if grep -q 'warning:' "$LOGS/selftests.log"; then
+	echo "not ok - selftests build without warnings" >>"$res"
+	grep 'warning:' "$LOGS/selftests.log" | head -5
+else
+	echo "ok - selftests build without warnings" >>"$res"
+fi
+
+stage vm "$H/vm.sh" check
+vmrc=$?
+out="$BUILD/vm/out-check.log"
+# Fold the VM's TAP into results: each subtest counts; a test that failed
+# with no failing subtest (splat, timeout, crash) counts once more.
+awk '
+	/^# (not )?ok [0-9]+ / {
+		line = substr($0, 3)
+		sub(/^(not )?ok [0-9]+ /, "", line)
+		res = ($2 == "not") ? "not ok" : "ok"
+		print res " - " cur ": " line
+		nsub++
+		if (res == "not ok") nfail++
+		next
+	}
+	/^# selftests: / { cur = $4; nsub = 0; nfail = 0; next }
+	/^(not )?ok [0-9]+ / {
+		if ($1 == "not" && nfail == 0) { sub(/^not ok [0-9]+ /, ""); print "not ok - " $0 }
+		else if ($1 == "ok" && nsub == 0) { sub(/^ok [0-9]+ /, ""); print "ok - " $0 }
+		nsub = 0
+		nfail = 0
+	}' "$out" >>"$res"
+if [ $vmrc != 0 ] && ! grep -q '^KMEM-CHECK-EXIT' "$out"; then
+	echo "not ok - VM run finished (see $BUILD/vm/console-check.log)" >>"$res"
+fi
+# The host's own look at the whole console log, boot to power-off.
+if grep -aEq 'WARNING:|BUG:|Oops|Kernel panic|possible circular locking|KASAN:|UBSAN:|Call Trace:' \
+	"$BUILD/vm/console-check.log"; then
+	echo "not ok - console log free of kernel splats" >>"$res"
+else
+	echo "ok - console log free of kernel splats" >>"$res"
+fi
+summarise

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The end-to-end demo `make` shows: pmem becomes System RAM on its own NUMA
+# node through daxctl, and goes back to devdax without a trace.
+. /kselftest/dax/dax_lib.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+mem() {
+	printf '    MemTotal %8d MiB | node0 %8d MiB | node1 %8d MiB\n' \
+		$(($(meminfo_kb MemTotal) / 1024)) $(($(node_meminfo_kb 0 MemTotal) / 1024)) \
+		$(($(node_meminfo_kb 1 MemTotal) / 1024))
+}
+fail() { echo "DEMO FAILED: $*"; exit 1; }
+
+step "kernel $(uname -r), $(nproc) CPUs, memory block size $(($(memblock_bytes) >> 20)) MiB"
+numactl -H | sed 's/^/    /'
+
+step "initialise NVDIMM labels"
+/harness/labels.sh 2>&1 | sed 's/^/    /' || fail "label init"
+region=$(region_by_size big) || fail "no big region"
+echo "    $region: $(($(cat $SYS_ND/$region/size) >> 20)) MiB, numa_node $(cat $SYS_ND/$region/numa_node)"
+
+step "create a devdax namespace on $region"
+json=$(create_ns "$region" devdax "" -a 2M)
+dax=$(dax_of_ns "$json")
+[ -n "$dax" ] || fail "ndctl create-namespace"
+daxctl list -d "$dax" | sed 's/^/    /'
+
+step "before: $dax is a character device"
+base=$(meminfo_kb MemTotal)
+mem
+
+step "daxctl reconfigure-device --mode=system-ram $dax"
+daxctl reconfigure-device --mode=system-ram "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /'
+echo
+mem
+read -r s e < <(kmem_range "$dax")
+echo "    hot-added $(((e - s) >> 20)) MiB of $(($(dax_attr "$dax" size) >> 20)) MiB (memory-block aligned)"
+
+step "/proc/iomem: Persistent Memory > $dax > System RAM (kmem)"
+awk '/Persistent Memory/ { p = 1 } p && /^[^ ]/ && !/Persistent Memory/ { p = 0 } p' /proc/iomem | sed 's/^/    /'
+chain=$(iomem_parent_chain "$(printf '%x' "$s")" "System RAM (kmem)")
+echo "    parents of System RAM (kmem): ${chain//|/ < }"
+
+step "daxctl reconfigure-device --mode=devdax -f $dax"
+daxctl reconfigure-device -f --mode=devdax "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /'
+echo
+mem
+after=$(meminfo_kb MemTotal)
+[ "$after" = "$base" ] || fail "MemTotal $after kB, baseline $base kB"
+[ -z "$(iomem_lines 'System RAM (kmem)')" ] || fail "System RAM (kmem) left in /proc/iomem"
+ndctl destroy-namespace -f all >/dev/null 2>&1
+step "DEMO OK: MemTotal back to the baseline, /proc/iomem clean"

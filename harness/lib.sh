@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the harness scripts. Sourced, never executed.
+
+: "${TOP:?TOP must be set (run through the top-level Makefile)}"
+: "${BUILD:=$TOP/build}"
+: "${JOBS:=$(nproc)}"
+LOGS="$BUILD/logs"
+SRC="$BUILD/linux"
+OBJ="$BUILD/obj"
+mkdir -p "$LOGS"
+
+# progress NAME MESSAGE...: one readable line on the screen per step.
+progress() {
+	local stage=$1
+	shift
+	printf '[%s] %-10s %s\n' "$(date +%H:%M:%S)" "$stage" "$*"
+}
+
+die() {
+	printf 'ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# Owned top-level directories: a repo file below one of these is an in-tree
+# file this project owns, linked into the assembled tree.
+OWNED_DIRS="arch block certs crypto drivers fs include init io_uring ipc kernel lib mm net samples scripts security sound tools usr virt Documentation"
+
+# owned_files: print the project's owned files, relative to $TOP, one a line.
+owned_files() {
+	local d
+	(
+		cd "$TOP" || exit 1
+		if git rev-parse --git-dir >/dev/null 2>&1; then
+			# shellcheck disable=SC2086
+			{ git ls-files -- $OWNED_DIRS
+			  git ls-files --others --exclude-standard -- $OWNED_DIRS; } |
+				while read -r f; do [ -f "$f" ] && echo "$f"; done
+		else
+			for d in $OWNED_DIRS; do
+				[ -d "$d" ] && find "$d" -type f
+			done
+		fi
+	) | LC_ALL=C sort -u
+}
+
+# stage_time NAME START: print how long a stage took.
+stage_time() {
+	local now
+	now=$(date +%s)
+	progress "$1" "done in $((now - $2)) s"
+}

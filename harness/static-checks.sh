@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Static checks, one TAP line each on stdout:
+#  - scripts/checkpatch.pl --strict on every patch of the series and on
+#    every owned file;
+#  - every owned or patched kernel C file compiled alone with W=1 must
+#    produce no warning in that file.
+# Needs the assembled and configured tree (assemble.sh, build-kernel.sh
+# configuration step). Details go to $LOGS/static/.
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=lib.sh
+. "$TOP/harness/lib.sh"
+
+dir="$LOGS/static"
+rm -rf "$dir"
+mkdir -p "$dir"
+CP=("$SRC/scripts/checkpatch.pl" --strict --no-tree --show-types --color=never)
+
+result() { # result OK(0/1) DESCRIPTION [LOG]
+	if [ "$1" = 0 ]; then
+		echo "ok - $2"
+	else
+		echo "not ok - $2"
+		[ -n "${3:-}" ] && grep -E '^(ERROR|WARNING|CHECK)|warning:|error:' "$3" | head -n 8 | sed 's/^/# /'
+	fi
+}
+
+patches=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/patches/series" 2>/dev/null | awk '{print $1}')
+for p in $patches; do
+	log="$dir/${p//\//_}.checkpatch"
+	"${CP[@]}" "$TOP/patches/$p" >"$log" 2>&1
+	result $? "checkpatch --strict patches/$p" "$log"
+done
+
+mapfile -t owned < <(owned_files)
+for f in "${owned[@]}"; do
+	log="$dir/${f//\//_}.checkpatch"
+	(cd "$TOP" && "${CP[@]}" -f "$f") >"$log" 2>&1
+	result $? "checkpatch --strict $f" "$log"
+done
+
+# C files: owned ones (outside tools/) and those the patches touch.
+cfiles=$( { printf '%s\n' "${owned[@]}" | grep -E '\.c$' | grep -v '^tools/'
+	    for p in $patches; do
+		sed -n 's|^+++ b/\([^[:space:]]*\.c\).*|\1|p' "$TOP/patches/$p"
+	    done; } | sort -u)
+for f in $cfiles; do
+	log="$dir/${f//\//_}.w1"
+	make -C "$SRC" O="$OBJ" ARCH=x86_64 CC="ccache gcc" W=1 "${f%.c}.o" >"$log" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && grep -q "^[^ ]*${f}:[0-9]*:[0-9]*: warning:" "$log"; then
+		rc=1
+	fi
+	result $rc "W=1 build of $f adds no warning" "$log"
+done

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the test VM: two NVDIMMs (2 GiB and 512 MiB, label areas of
+# 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0.
+#
+#   vm.sh demo|check|shell
+#
+# Every run has a hard timeout ($VM_TIMEOUT seconds) and keeps the full
+# console log under $BUILD/vm/. TCG by default; KMEM_KVM=1 opts into KVM
+# (it has hung at "Booting from ROM" on nested machines).
+set -euo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=lib.sh
+. "$TOP/harness/lib.sh"
+
+mode=${1:?usage: vm.sh demo|check|shell}
+vm="$BUILD/vm"
+mkdir -p "$vm"
+kernel="$OBJ/arch/x86/boot/bzImage"
+initrd="$BUILD/initramfs.cpio"
+[ -f "$kernel" ] && [ -f "$initrd" ] || die "no kernel or initramfs: run 'make initramfs'"
+console="$vm/console-$mode.log"
+out="$vm/out-$mode.log"
+case $mode in
+shell) : "${VM_TIMEOUT:=14400}" ;;
+demo) : "${VM_TIMEOUT:=900}" ;;
+*) : "${VM_TIMEOUT:=3600}" ;;
+esac
+
+# Fresh, sparse NVDIMM backing files: every run starts from blank labels.
+# QEMU takes the label area from the end of the backing file: add it, so
+# that each DIMM's persistent memory is a whole number of sections and the
+# second DIMM starts on a section boundary.
+label=$((128 << 10))
+nvdimm_args=()
+i=0
+for mib in 2048 512; do
+	img="$vm/nvdimm$i.img"
+	size=$(((mib << 20) + label))
+	rm -f "$img"
+	truncate -s "$size" "$img"
+	nvdimm_args+=(-object "memory-backend-file,id=nvmem$i,share=on,mem-path=$img,size=$size"
+		      -device "nvdimm,id=nvdimm$i,memdev=nvmem$i,label-size=128K,node=1")
+	i=$((i + 1))
+done
+
+accel=(-accel tcg -cpu max)
+[ "${KMEM_KVM:-0}" = 1 ] && accel=(-enable-kvm -cpu host)
+
+cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot kmem.mode=$mode"
+[ -n "${T:-}" ] && cmdline="$cmdline kmem.tests=$(echo "$T" | tr ' ' ',')"
+
+qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
+      -m 2G,slots=4,maxmem=64G
+      -object memory-backend-ram,id=ram0,size=2G
+      -numa node,nodeid=0,cpus=0-1,memdev=ram0 -numa node,nodeid=1
+      "${nvdimm_args[@]}"
+      -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+      -display none -no-reboot -vga none)
+
+if [ "$mode" = shell ]; then
+	progress vm "interactive shell (Ctrl-a x quits QEMU), timeout ${VM_TIMEOUT}s"
+	exec timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial mon:stdio -serial null
+fi
+
+: >"$out"
+t0=$(date +%s)
+progress vm "booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
+timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$out" \
+	</dev/null >"$vm/qemu-$mode.log" 2>&1 &
+qpid=$!
+tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u 's/^/  | /' &
+tpid=$!
+rc=0
+wait "$qpid" || rc=$?
+sleep 1
+kill "$tpid" 2>/dev/null || true
+wait "$tpid" 2>/dev/null || true
+
+end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 || true)
+if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "VM: hard timeout after ${VM_TIMEOUT}s" >&2
+	else
+		echo "VM: ended without finishing (qemu rc=$rc)" >&2
+	fi
+	sed -n '1,5p' "$vm/qemu-$mode.log" >&2
+	echo "---- last console lines ($console) ----" >&2
+	tail -n 40 "$console" >&2
+	exit 1
+fi
+progress vm "done in $(($(date +%s) - t0)) s"
+[ "${end##* }" = 0 ]
