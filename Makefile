@@ -35,8 +35,9 @@ initramfs: kernel
 demo: initramfs
 	@$(H)/vm.sh demo
 
-# T="test1.sh test2.sh" runs only those selftests.
-check: deps
+# T="test1.sh test2.sh" runs only those selftests; MUTANT=name applies
+# harness/mutants/name.patch (a deliberate breakage) first.
+check:
 	@$(H)/check.sh
 
 shell: initramfs

@@ -47,6 +47,7 @@ summarise() {
 	[ "$fail" = 0 ]
 }
 
+stage deps "$H/deps.sh" || fatal "install the packages the project needs"
 stage assemble "$H/assemble.sh" || fatal "assemble the tree"
 stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
 stage static bash -c "'$H/static-checks.sh' > '$LOGS/static.tap'"

@@ -47,8 +47,8 @@ done
 accel=(-accel tcg -cpu max)
 [ "${KMEM_KVM:-0}" = 1 ] && accel=(-enable-kvm -cpu host)
 
-cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot kmem.mode=$mode"
-[ -n "${T:-}" ] && cmdline="$cmdline kmem.tests=$(echo "$T" | tr ' ' ',')"
+cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot kmemtest.mode=$mode"
+[ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
       -m 2G,slots=4,maxmem=64G
