@@ -43,10 +43,11 @@ if [ "$(cat "$SRC/.kmem-base" 2>/dev/null)" != "$version" ]; then
 fi
 
 # --- mutants: deliberate breakage that proves a test can fail -------------
-# MUTANT=NAME applies harness/mutants/NAME.patch on top of everything; the
-# next assemble without it (or with another) reverts it first.
+# MUTANT=NAME applies harness/mutants/NAME.patch on top of everything.
+# An applied mutant is always reverted first (so the queue below never
+# runs under it) and applied again at the end if still asked for.
 mutant_applied="$SRC/.kmem-mutant.patch"
-if [ -f "$mutant_applied" ] && ! cmp -s "$mutant_applied" "$TOP/harness/mutants/${MUTANT:-none}.patch"; then
+if [ -f "$mutant_applied" ]; then
 	progress mutant "reverting $(cat "$SRC/.kmem-mutant")"
 	patch -d "$SRC" -p1 -R -s --no-backup-if-mismatch <"$mutant_applied" ||
 		die "cannot revert the mutant in $SRC: make distclean"
@@ -67,6 +68,15 @@ if [ -f "$series" ]; then
 fi
 have="$SRC/.kmem-applied"
 touch "$have"
+# Trust quilt for what is applied (someone may have used quilt by hand in
+# the tree); a patch whose content we did not record gets hash "unknown",
+# so it is popped and pushed again.
+(cd "$SRC" && quilt applied 2>/dev/null || true) | sed 's|.*/||' >"$have.quilt"
+awk -v hf="$have" 'BEGIN { while ((getline l < hf) > 0) sum[++n] = l }
+	{ split(sum[FNR], r, " "); print $1, (r[1] == $1 ? r[2] : "unknown") }' \
+	"$have.quilt" >"$have.new"
+mv "$have.new" "$have"
+rm -f "$have.quilt"
 
 # Owned files may not be patched: an owned file is replaced wholly.
 owned=$(owned_files)
@@ -91,7 +101,9 @@ cd "$SRC"
 if [ "$napplied" -gt "$keep" ]; then
 	progress quilt "popping $((napplied - keep)) patch(es)"
 	while [ "$(wc -l <"$have")" -gt "$keep" ]; do
-		quilt pop -q >"$LOGS/quilt.log" 2>&1 ||
+		# -f: restore from quilt's backups even when the patch file has
+		# changed since it was pushed (which is why we pop it).
+		quilt pop -f -q >"$LOGS/quilt.log" 2>&1 ||
 			die "quilt pop failed in $SRC, see $LOGS/quilt.log"
 		sed -i '$d' "$have"
 	done
@@ -99,11 +111,11 @@ fi
 if [ "$nwant" -gt "$keep" ]; then
 	progress quilt "pushing $((nwant - keep)) patch(es)"
 	tail -n +"$((keep + 1))" "$want" | while read -r p sum; do
-		if ! quilt push -q "$p" >"$LOGS/quilt.log" 2>&1; then
+		if ! quilt push "$p" >"$LOGS/quilt.log" 2>&1; then
 			# quilt leaves the tree as it was before this patch.
-			files=$(sed -n 's/.*FAILED.*saving rejects to file \(.*\)\.rej$/\1/p;
-					s/^can.t find file to patch.*//p' "$LOGS/quilt.log" |
-				sort -u | tr '\n' ' ')
+			files=$(awk '/^patching file / { f = $3 }
+				     /FAILED|No file to patch/ { if (f != "") print f }' \
+				"$LOGS/quilt.log" | sort -u | tr '\n' ' ')
 			sed 's/^/  | /' "$LOGS/quilt.log" >&2
 			die "patches/$p does not apply${files:+ to: $files}"
 		fi
@@ -116,10 +128,11 @@ orig="$SRC/.kmem-orig"
 list="$SRC/.kmem-owned"
 touch "$list"
 # Files no longer owned: drop the link, restore the base's copy if any.
-comm -23 "$list" <(echo "$owned") | while read -r f; do
+LC_ALL=C comm -23 "$list" <(echo "$owned") | while read -r f; do
 	rm -f "$SRC/$f"
 	if [ -f "$orig/$f" ]; then
 		mv "$orig/$f" "$SRC/$f"
+		touch "$SRC/$f"     # newer than the object built from our copy
 	fi
 done
 n=0
@@ -139,13 +152,14 @@ while read -r f; do
 done <<<"$owned"
 echo "$owned" >"$list"
 
-if [ -n "${MUTANT:-}" ] && [ ! -f "$mutant_applied" ]; then
+if [ -n "${MUTANT:-}" ]; then
 	m="$TOP/harness/mutants/$MUTANT.patch"
 	[ -f "$m" ] || die "no mutant $MUTANT (harness/mutants/)"
 	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$m"); do
 		! grep -qxF "$f" <<<"$owned" || die "mutant $MUTANT touches owned file $f"
 	done
-	patch -d "$SRC" -p1 -s --no-backup-if-mismatch <"$m" || die "mutant $MUTANT does not apply"
+	patch -d "$SRC" -p1 -s --dry-run <"$m" >/dev/null || die "mutant $MUTANT does not apply"
+	patch -d "$SRC" -p1 -s --no-backup-if-mismatch <"$m"
 	cp "$m" "$mutant_applied"
 	echo "$MUTANT" >"$SRC/.kmem-mutant"
 fi

@@ -12,11 +12,7 @@ fragment="$SRC/kernel/configs/dax-kmem-test.config"
 log="$LOGS/kernel-build.log"
 mkdir -p "$OBJ"
 
-export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
-export CCACHE_BASEDIR="$BUILD" CCACHE_NOHASHDIR=true CCACHE_SLOPPINESS=time_macros
 ccache -M 10G >/dev/null 2>&1 || true
-KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
-       KBUILD_BUILD_TIMESTAMP="" KBUILD_BUILD_USER=kmem KBUILD_BUILD_HOST=series)
 
 # --- configuration ----------------------------------------------------------
 inputs="$SRC/arch/x86/configs/x86_64_defconfig $SRC/kernel/configs/kvm_guest.config $fragment"

@@ -48,11 +48,19 @@ summarise() {
 }
 
 stage deps "$H/deps.sh" || fatal "install the packages the project needs"
+# tap_stage NAME SCRIPT: a stage whose script prints TAP lines; a script
+# that dies part-way is a failure of its own.
+tap_stage() {
+	local tap="$LOGS/$1.tap"
+
+	stage "$1" bash -c "'$2' > '$tap'" || echo "not ok - $1 checks ran to the end" >>"$res"
+	sed 's/^/  /' "$tap"
+	grep -E '^(not )?ok ' "$tap" >>"$res"
+}
+tap_stage harness "$H/tests/assemble-test.sh"
 stage assemble "$H/assemble.sh" || fatal "assemble the tree"
 stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
-stage static bash -c "'$H/static-checks.sh' > '$LOGS/static.tap'"
-sed 's/^/  /' "$LOGS/static.tap"
-grep -E '^(not )?ok ' "$LOGS/static.tap" >>"$res"
+tap_stage static "$H/static-checks.sh"
 stage kernel "$H/build-kernel.sh" || fatal "build the kernel"
 stage initramfs "$H/mkinitramfs.sh" || fatal "build the initramfs and selftests"
 if grep -q 'warning:' "$LOGS/selftests.log"; then
@@ -63,11 +71,12 @@ else
 fi
 
 stage vm "$H/vm.sh" check
-vmrc=$?
 out="$BUILD/vm/out-check.log"
 # Fold the VM's TAP into results: each subtest counts; a test that failed
-# with no failing subtest (splat, timeout, crash) counts once more.
+# with no failing subtest (splat, timeout, crash) counts once more. A whole
+# selftest that skips is a failure here: the VM is built to run them all.
 awk '
+	{ sub(/\r$/, "") }
 	/^# (not )?ok [0-9]+ / {
 		line = substr($0, 3)
 		sub(/^(not )?ok [0-9]+ /, "", line)
@@ -80,15 +89,23 @@ awk '
 	/^# selftests: / { cur = $4; nsub = 0; nfail = 0; next }
 	/^(not )?ok [0-9]+ / {
 		if ($1 == "not" && nfail == 0) { sub(/^not ok [0-9]+ /, ""); print "not ok - " $0 }
+		else if ($1 == "ok" && / # SKIP/) { sub(/^ok [0-9]+ /, ""); print "not ok - " $0 " (skipped in the test VM)" }
 		else if ($1 == "ok" && nsub == 0) { sub(/^ok [0-9]+ /, ""); print "ok - " $0 }
 		nsub = 0
 		nfail = 0
 	}' "$out" >>"$res"
-if [ $vmrc != 0 ] && ! grep -q '^KMEM-CHECK-EXIT' "$out"; then
+exitline=$(grep -a '^KMEM-CHECK-EXIT' "$out" 2>/dev/null | tr -d '\r')
+if [ -z "$exitline" ]; then
 	echo "not ok - VM run finished (see $BUILD/vm/console-check.log)" >>"$res"
+elif ! grep -q '^# selftests: ' "$out"; then
+	echo "not ok - VM ran selftests ($(grep -a '^Bail out!' "$out" | tr -d '\r'))" >>"$res"
+elif [ "${exitline##* }" != 0 ] && ! grep -q '^not ok' "$res"; then
+	echo "not ok - VM test runner exit status ($exitline)" >>"$res"
 fi
 # The host's own look at the whole console log, boot to power-off.
-if grep -aEq 'WARNING:|BUG:|Oops|Kernel panic|possible circular locking|KASAN:|UBSAN:|Call Trace:' \
+if [ ! -s "$BUILD/vm/console-check.log" ]; then
+	echo "not ok - console log free of kernel splats (no console log)" >>"$res"
+elif grep -aEq 'WARNING:|BUG:|Oops|Kernel panic|possible circular locking|KASAN:|UBSAN:|Call Trace:' \
 	"$BUILD/vm/console-check.log"; then
 	echo "not ok - console log free of kernel splats" >>"$res"
 else

@@ -34,12 +34,12 @@ updated=
 apt_update() {
 	[ -n "$updated" ] && return 0
 	progress deps "apt-get update"
-	$SUDO apt-get update -q >"$LOGS/apt-update.log" 2>&1 ||
+	$SUDO apt-get update -q -o DPkg::Lock::Timeout=600 >"$LOGS/apt-update.log" 2>&1 ||
 		die "apt-get update failed, see $LOGS/apt-update.log"
 	updated=1
 }
 apt_install() {
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 \
 		--no-install-recommends "$@" >>"$LOGS/apt-install.log" 2>&1
 }
 

@@ -21,6 +21,12 @@ die() {
 	exit 1
 }
 
+# kbuild with the project's settings: out of tree in $OBJ, ccache.
+KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
+       KBUILD_BUILD_TIMESTAMP="" KBUILD_BUILD_USER=kmem KBUILD_BUILD_HOST=series)
+export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
+export CCACHE_BASEDIR="$BUILD" CCACHE_NOHASHDIR=true CCACHE_SLOPPINESS=time_macros
+
 # Owned top-level directories: a repo file below one of these is an in-tree
 # file this project owns, linked into the assembled tree.
 OWNED_DIRS="arch block certs crypto drivers fs include init io_uring ipc kernel lib mm net samples scripts security sound tools usr virt Documentation"
@@ -34,10 +40,16 @@ owned_files() {
 			# shellcheck disable=SC2086
 			{ git ls-files -- $OWNED_DIRS
 			  git ls-files --others --exclude-standard -- $OWNED_DIRS; } |
-				while read -r f; do [ -f "$f" ] && echo "$f"; done
+				while read -r f; do
+					if [ -f "$f" ]; then
+						echo "$f"
+					fi
+				done
 		else
 			for d in $OWNED_DIRS; do
-				[ -d "$d" ] && find "$d" -type f
+				if [ -d "$d" ]; then
+					find "$d" -type f
+				fi
 			done
 		fi
 	) | LC_ALL=C sort -u

@@ -72,6 +72,8 @@ make -C "$SRC" O="$OBJ" ARCH=x86_64 INSTALL_MOD_PATH="$stage/usr" \
 # selftests, installed kselftest-style, links dereferenced
 ksft="$BUILD/kselftest"
 rm -rf "$ksft"
+# rebuild the helpers every time, so their warnings are seen every time
+rm -f "$SRC/tools/testing/selftests/dax/dax_rw"
 make -C "$SRC/tools/testing/selftests" TARGETS=dax KSFT_INSTALL_PATH="$ksft" \
 	install >"$LOGS/selftests.log" 2>&1 ||
 	die "selftests build failed, see $LOGS/selftests.log"

@@ -47,7 +47,8 @@ cfiles=$( { printf '%s\n' "${owned[@]}" | grep -E '\.c$' | grep -v '^tools/'
 	    done; } | sort -u)
 for f in $cfiles; do
 	log="$dir/${f//\//_}.w1"
-	make -C "$SRC" O="$OBJ" ARCH=x86_64 CC="ccache gcc" W=1 "${f%.c}.o" >"$log" 2>&1
+	rm -f "$OBJ/${f%.c}.o"     # always compile it, and with W=1
+	"${KMAKE[@]}" W=1 "${f%.c}.o" >"$log" 2>&1
 	rc=$?
 	if [ $rc = 0 ] && grep -q "^[^ ]*${f}:[0-9]*:[0-9]*: warning:" "$log"; then
 		rc=1

@@ -24,7 +24,7 @@ out="$vm/out-$mode.log"
 case $mode in
 shell) : "${VM_TIMEOUT:=14400}" ;;
 demo) : "${VM_TIMEOUT:=900}" ;;
-*) : "${VM_TIMEOUT:=3600}" ;;
+*) : "${VM_TIMEOUT:=2400}" ;;   # CI has 90 min for everything
 esac
 
 # Fresh, sparse NVDIMM backing files: every run starts from blank labels.
@@ -58,6 +58,7 @@ qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
       -display none -no-reboot -vga none)
 
+rm -f "$console" "$out"
 if [ "$mode" = shell ]; then
 	progress vm "interactive shell (Ctrl-a x quits QEMU), timeout ${VM_TIMEOUT}s"
 	exec timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial mon:stdio -serial null
@@ -77,7 +78,7 @@ sleep 1
 kill "$tpid" 2>/dev/null || true
 wait "$tpid" 2>/dev/null || true
 
-end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 || true)
+end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "VM: hard timeout after ${VM_TIMEOUT}s" >&2

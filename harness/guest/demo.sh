@@ -3,6 +3,7 @@
 # The end-to-end demo `make` shows: pmem becomes System RAM on its own NUMA
 # node through daxctl, and goes back to devdax without a trace.
 . /kselftest/dax/dax_lib.sh
+set -o pipefail
 
 step() { printf '\n==> %s\n' "$*"; }
 mem() {

@@ -15,6 +15,7 @@ timeout_of() {
 }
 
 mapfile -t list < <(grep -v '^#' "$KSFT/kselftest-list.txt")
+[ "${#list[@]}" -gt 0 ] || { echo "Bail out! no selftests installed"; exit 1; }
 if [ -n "$KMEM_TESTS" ]; then
 	sel=()
 	for t in "${list[@]}"; do
@@ -23,6 +24,7 @@ if [ -n "$KMEM_TESTS" ]; then
 		esac
 	done
 	list=("${sel[@]}")
+	[ "${#list[@]}" -gt 0 ] || { echo "Bail out! no selftest matches '$KMEM_TESTS'"; exit 1; }
 fi
 
 /harness/labels.sh >/dev/null 2>&1 || echo "# label init failed"
@@ -38,9 +40,16 @@ for t in "${list[@]}"; do
 	dir=${t%%:*}
 	name=${t#*:}
 	echo "# selftests: $dir: $name"
-	(cd "$KSFT/$dir" && timeout -s KILL "$(timeout_of "$dir")" "./$name") 2>&1 |
-		awk '{ print "# " $0; fflush() }'
-	rc=${PIPESTATUS[0]}
+	# Own session and process group, so that a timeout kills the test
+	# and everything it started (a daxctl stuck in offline, ...).
+	(cd "$KSFT/$dir" && exec setsid "./$name") >/tmp/test.out 2>&1 &
+	pid=$!
+	(sleep "$(timeout_of "$dir")" && kill -KILL -- -"$pid") 2>/dev/null &
+	watchdog=$!
+	wait "$pid"
+	rc=$?
+	kill "$watchdog" 2>/dev/null
+	sed 's/^/# /' /tmp/test.out
 	dmesg -c >/tmp/dmesg.test
 	cat /tmp/dmesg.test >>/tmp/dmesg.all
 	if grep -Eq "$SPLAT" /tmp/dmesg.test; then

@@ -221,7 +221,7 @@ memtotal_is() {
 
 # iomem_lines NAME: /proc/iomem lines whose name is NAME.
 iomem_lines() {
-	grep -F ": $1" /proc/iomem | grep -E ": $1\$" || true
+	awk -F ' : ' -v n="$1" '$2 == n' /proc/iomem
 }
 
 # iomem_parent_chain START NAME: names of the resources that contain the

@@ -38,6 +38,7 @@ create_four() {
 one_section() {
 	local j ns start size first=
 
+	eq "namespaces" "${#NS[@]}" 4 || return 1
 	for j in "${NS[@]}"; do
 		ns=$(ns_of "$j")
 		start=$(($(cat "$SYS_ND/$ns/resource")))
