@@ -7,6 +7,7 @@
 # reverted). Prints one TAP line per check.
 set -uo pipefail
 HARNESS=$(cd "$(dirname "$0")/.." && pwd)
+unset MUTANT    # the fake tree has no mutants of the real one
 : "${BASE_PKG:=linux-source-6.12}"
 export BASE_PKG
 version=$(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null) || {
