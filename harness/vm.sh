@@ -64,7 +64,10 @@ qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
 rm -f "$console" "$out"
 if [ "$mode" = shell ]; then
 	progress vm "interactive shell (Ctrl-a x quits QEMU), timeout ${VM_TIMEOUT}s"
-	exec timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial mon:stdio -serial null
+	progress vm "console log: $console"
+	exec timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" \
+		-chardev "stdio,id=con0,mux=on,signal=off,logfile=$console" \
+		-serial chardev:con0 -mon chardev=con0 -serial null
 fi
 
 : >"$out"
