@@ -234,6 +234,11 @@ memtotal_is() {
 	eq "MemTotal kB" "$(meminfo_kb MemTotal)" "$1"
 }
 
+# memtotal_grew_by KB: MemTotal is exactly KB above $base.
+memtotal_grew_by() {
+	eq "MemTotal delta kB" $(($(meminfo_kb MemTotal) - base)) "$1"
+}
+
 # iomem_lines NAME: /proc/iomem lines whose name is NAME.
 iomem_lines() {
 	awk -F ' : ' -v n="$1" '$2 == n' /proc/iomem
@@ -287,9 +292,4 @@ kmem_blocks_of() {
 
 	read -r s e < <(kmem_range "$1")
 	blocks_of "$s" "$e"
-}
-
-# mem_snapshot: MemTotal and per-node MemTotal, in kB, one line.
-mem_snapshot() {
-	echo "$(meminfo_kb MemTotal) $(node_meminfo_kb 0 MemTotal) $(node_meminfo_kb 1 MemTotal)"
 }

@@ -28,7 +28,7 @@ ktap_print_msg "$dax on $region: hot-add range $(printf '%#x-%#x' "$s" $((e - 1)
 check "system-ram: reconfigure-device succeeds" run daxctl reconfigure-device -m system-ram "$dax"
 check "system-ram: driver is kmem" eq driver "$(dax_driver "$dax")" kmem
 check "system-ram: MemTotal grew by exactly the hot-add range" \
-	eq "MemTotal delta kB" $(($(meminfo_kb MemTotal) - base)) "$added_kb"
+	memtotal_grew_by "$added_kb"
 check "system-ram: every block online" blocks_are online
 check "system-ram: every block in ZONE_MOVABLE" zones_are Movable
 

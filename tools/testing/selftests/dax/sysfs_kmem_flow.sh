@@ -45,7 +45,7 @@ check "new_id binds kmem, blocks added offline" \
 check "MemTotal unchanged while offline" memtotal_is "$base"
 check "online_movable every block" eval 'blocks_set online_movable && blocks_are online'
 check "MemTotal grew by exactly the hot-add range" \
-	eq "MemTotal delta kB" $(($(meminfo_kb MemTotal) - base)) "$added_kb"
+	memtotal_grew_by "$added_kb"
 check "offline every block" eval 'blocks_set offline && blocks_are offline'
 check "unbind kmem removes the memory" eval 'write_to "$KMEM/unbind" && gone'
 check "explicit bind to kmem adds it again" \
