@@ -46,12 +46,23 @@ fi
 # MUTANT=NAME applies harness/mutants/NAME.patch on top of everything.
 # An applied mutant is always reverted first (so the queue below never
 # runs under it) and applied again at the end if still asked for.
+# A mutant of an owned file works on a copy that replaces the symlink (the
+# repo's file is never touched); reverting puts the symlink back and makes
+# the file look newer than the mutant's object, so kbuild rebuilds it.
 mutant_applied="$SRC/.kmem-mutant.patch"
+mutant_owned="$SRC/.kmem-mutant-owned"
 if [ -f "$mutant_applied" ]; then
 	progress mutant "reverting $(cat "$SRC/.kmem-mutant")"
-	patch -d "$SRC" -p1 -R -s --no-backup-if-mismatch <"$mutant_applied" ||
-		die "cannot revert the mutant in $SRC: make distclean"
-	rm -f "$mutant_applied" "$SRC/.kmem-mutant"
+	if [ -s "$mutant_owned" ]; then
+		while read -r f; do
+			ln -sfn "$TOP/$f" "$SRC/$f"
+			touch "$TOP/$f"
+		done <"$mutant_owned"
+	else
+		patch -d "$SRC" -p1 -R -s --no-backup-if-mismatch <"$mutant_applied" ||
+			die "cannot revert the mutant in $SRC: make distclean"
+	fi
+	rm -f "$mutant_applied" "$mutant_owned" "$SRC/.kmem-mutant"
 fi
 
 # --- the quilt queue -------------------------------------------------------
@@ -155,11 +166,20 @@ echo "$owned" >"$list"
 if [ -n "${MUTANT:-}" ]; then
 	m="$TOP/harness/mutants/$MUTANT.patch"
 	[ -f "$m" ] || die "no mutant $MUTANT (harness/mutants/)"
-	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$m"); do
-		! grep -qxF "$f" <<<"$owned" || die "mutant $MUTANT touches owned file $f"
+	mfiles=$(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$m")
+	mowned=$(grep -xF -f <(echo "$owned") <<<"$mfiles" || true)
+	if [ -n "$mowned" ] && [ "$mowned" != "$mfiles" ]; then
+		die "mutant $MUTANT mixes owned and upstream files: split it"
+	fi
+	for f in $mowned; do
+		cp --remove-destination "$TOP/$f" "$SRC/$f"
 	done
-	patch -d "$SRC" -p1 -s --dry-run <"$m" >/dev/null || die "mutant $MUTANT does not apply"
+	if ! patch -d "$SRC" -p1 -s --dry-run <"$m" >/dev/null; then
+		for f in $mowned; do ln -sfn "$TOP/$f" "$SRC/$f"; done
+		die "mutant $MUTANT does not apply"
+	fi
 	patch -d "$SRC" -p1 -s --no-backup-if-mismatch <"$m"
+	echo "$mowned" | sed '/^$/d' >"$mutant_owned"
 	cp "$m" "$mutant_applied"
 	echo "$MUTANT" >"$SRC/.kmem-mutant"
 fi

@@ -95,6 +95,16 @@ ok "a mutant is applied" eval 'MUTANT=m assemble && grep -qx MUTATED "$SRC/mm/a.
 ok "... and reverted by the next plain run" \
 	eval 'assemble && grep -qx three "$SRC/mm/a.c" && grep -qx 2 "$SRC/mm/a.c"'
 
+printf 'owned\n' >"$TOP/mm/own.c"
+printf -- '--- a/mm/own.c\n+++ b/mm/own.c\n@@ -1 +1 @@\n-owned\n+MUTATED\n' \
+	>"$TOP/harness/mutants/o.patch"
+ok "a mutant of an owned file patches a copy, not the repo's file" \
+	eval 'MUTANT=o assemble && grep -qx MUTATED "$SRC/mm/own.c" && [ ! -L "$SRC/mm/own.c" ] &&
+	      grep -qx owned "$TOP/mm/own.c"'
+ok "... and the next plain run links the repo's file again" \
+	eval 'assemble && [ "$(readlink "$SRC/mm/own.c")" = "$TOP/mm/own.c" ]'
+rm "$TOP/mm/own.c"
+
 printf 'mm: a: spell two as a digit\n\nBody.\n\nSigned-off-by: T <t@example.org>\n' >"$work/msg"
 ok "format-patch.sh rewrites a queue patch in git format-patch form" \
 	eval '"$TOP/harness/format-patch.sh" 0001-a.patch "$work/msg" &&
