@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tracepoints of dax kmem: device state transitions and per memory block
+ * plug and unplug operations. See Documentation/admin-guide/mm/dax-kmem.rst.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM dax_kmem
+
+#if !defined(_TRACE_DAX_KMEM_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TRACE_DAX_KMEM_H
+
+#include <linux/tracepoint.h>
+
+TRACE_EVENT(kmem_transition,
+	    TP_PROTO(const char *dev, const char *from, const char *to,
+		     int err),
+	    TP_ARGS(dev, from, to, err),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __string(from, from)
+			     __string(to, to)
+			     __field(int, err)),
+	    TP_fast_assign(__assign_str(dev);
+			   __assign_str(from);
+			   __assign_str(to);
+			   __entry->err = err;),
+	    TP_printk("%s: %s -> %s err=%d", __get_str(dev), __get_str(from),
+		      __get_str(to), __entry->err)
+);
+
+TRACE_EVENT(kmem_block,
+	    TP_PROTO(const char *dev, u64 addr, const char *op, int err),
+	    TP_ARGS(dev, addr, op, err),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(u64, addr)
+			     __string(op, op)
+			     __field(int, err)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->addr = addr;
+			   __assign_str(op);
+			   __entry->err = err;),
+	    TP_printk("%s: %s block %#llx err=%d", __get_str(dev),
+		      __get_str(op), __entry->addr, __entry->err)
+);
+
+#endif /* _TRACE_DAX_KMEM_H */
+
+/* This part must be outside protection */
+#include <trace/define_trace.h>
