@@ -1200,9 +1200,11 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 		spin_unlock(&kdev->stat_lock);
 		err = f.err;
 		dev_warn(dev,
-			 "retaining %llu bytes that could not be removed (errno=%d pfn=%#lx reason=%s); retrying in the background\n",
-			 kmem_bytes(kdev, left), f.err, f.pfn,
-			 f.reason ?: "none");
+			 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed (errno=%d pfn=%#lx reason=%s); retrying in the background\n",
+			 kmem_bytes(kdev, left), kdev->ranges[0].start,
+			 kdev->ranges[kdev->nr_ranges - 1].start +
+			 kdev->ranges[kdev->nr_ranges - 1].size - 1,
+			 f.err, f.pfn, f.reason ?: "none");
 	}
 	kdev->dev_dax = NULL;
 	trace_kmem_transition(kdev->name, kmem_state_names[from],
