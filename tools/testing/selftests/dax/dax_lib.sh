@@ -293,3 +293,549 @@ kmem_blocks_of() {
 	read -r s e < <(kmem_range "$1")
 	blocks_of "$s" "$e"
 }
+
+# ---------------------------------------------------------------------------
+# The kmem driver's per-device state machine (kmem_*.sh tests): daxX.Y/state,
+# daxX.Y/online_policy, daxX.Y/kmem/, drivers/kmem/retained, the module
+# parameters and debugfs fault injection. These helpers take the device and
+# its range as arguments where the older ones use $dax, $s, $e.
+
+KMEM_DRV=$SYS_DAX/drivers/kmem
+KMEM_PARAMS=/sys/module/kmem/parameters
+KMEM_FAIL_ADDR=/sys/kernel/debug/dax_kmem/fail_addr
+SYSFS_WRITE=$DAX_DIR/sysfs_write
+if [ -r "$SYS_MEM/block_size_bytes" ]; then
+	KMEM_MB=$(memblock_bytes)
+else
+	KMEM_MB=$((128 << 20))
+fi
+
+msg() {
+	ktap_print_msg "$@"
+}
+
+# require_progs NAME...: helper programs built by the Makefile, or skip.
+require_progs() {
+	local p
+
+	for p in "$@"; do
+		[ -x "$DAX_DIR/$p" ] ||
+			{ ktap_skip_all "$p is not built"; exit "$KSFT_SKIP"; }
+	done
+}
+
+# shown DATA: DATA made printable for a message (newlines and tabs
+# escaped, long strings cut).
+shown() {
+	local d=$1
+
+	[ ${#d} -le 40 ] || d="${d:0:12}...(${#d} bytes)"
+	d=${d//$'\n'/\\n}
+	d=${d//$'\t'/\\t}
+	printf '%s' "$d"
+}
+
+# sysfs_err FILE DATA: write DATA to FILE with a single write(2), exactly as
+# given (no newline added, "" is a zero-length write), and print what the
+# kernel said: OK, or the errno name (EINVAL, EBUSY, ENOENT when FILE is
+# missing, ...).
+sysfs_err() {
+	"$SYSFS_WRITE" "$1" "$2"
+}
+
+# expect_write WANT FILE DATA: writing DATA to FILE gives WANT (OK, EINVAL...).
+expect_write() {
+	eq "write '$(shown "$3")' to ${2#/sys/}" "$(sysfs_err "$2" "$3")" "$1"
+}
+
+# read_word FILE: the first line of FILE, "(missing)" when it cannot be read.
+read_word() {
+	local v
+
+	{ read -r v <"$1"; } 2>/dev/null || v="(missing)"
+	echo "$v"
+}
+
+dax_state() {
+	read_word "$SYS_DAX/devices/$1/state"
+}
+
+dax_policy() {
+	read_word "$SYS_DAX/devices/$1/online_policy"
+}
+
+# kmem_attr DAX NAME: daxX.Y/kmem/NAME.
+kmem_attr() {
+	read_word "$SYS_DAX/devices/$1/kmem/$2"
+}
+
+kmem_param() {
+	read_word "$KMEM_PARAMS/$1"
+}
+
+# kmem_param_set NAME VALUE: set a kmem module parameter, say so if refused.
+kmem_param_set() {
+	eq "kmem.$1=$2" "$(sysfs_err "$KMEM_PARAMS/$1" "$2")" OK
+}
+
+declare -A KMEM_SAVED
+KMEM_TUNABLES="online_policy offline_timeout_ms unplug_retries retry_max_delay_ms"
+
+# kmem_params_save / kmem_params_restore: the module parameters a test
+# changes, and auto_online_blocks.
+kmem_params_save() {
+	local p
+
+	for p in $KMEM_TUNABLES; do
+		KMEM_SAVED[$p]=$(kmem_param "$p")
+	done
+	KMEM_SAVED[auto_online_blocks]=$(read_word "$SYS_MEM/auto_online_blocks")
+}
+
+kmem_params_restore() {
+	local p v
+
+	for p in $KMEM_TUNABLES; do
+		v=${KMEM_SAVED[$p]}
+		[ -n "$v" ] && [ "$v" != "(missing)" ] && [ -e "$KMEM_PARAMS/$p" ] &&
+			sysfs_err "$KMEM_PARAMS/$p" "$v" >/dev/null
+	done
+	v=${KMEM_SAVED[auto_online_blocks]}
+	[ -n "$v" ] && [ "$v" != "(missing)" ] &&
+		sysfs_err "$SYS_MEM/auto_online_blocks" "$v" >/dev/null
+	return 0
+}
+
+# kmem_fail_at ADDR: inject failures at the memory block starting at ADDR
+# (0: off). The address is written in decimal.
+kmem_fail_at() {
+	eq "fail_addr=$(printf '%#x' "$1")" "$(sysfs_err "$KMEM_FAIL_ADDR" "$1")" OK
+}
+
+kmem_loaded() {
+	[ -d /sys/module/kmem ]
+}
+
+# kmem_bound DAX: DAX is bound to kmem (no fork: the driver's link).
+kmem_bound() {
+	[ -e "$KMEM_DRV/$1" ]
+}
+
+# dax_drv_of DAX: like dax_driver, without forking.
+dax_drv_of() {
+	local d
+
+	for d in "$SYS_DAX"/drivers/*; do
+		[ -e "$d/$1" ] && { echo "${d##*/}"; return; }
+	done
+	echo none
+}
+
+# kmem_bind DAX: bind DAX to kmem, after unbinding whatever driver it has.
+# Uses "bind" when kmem knows the id, else "new_id" (which adds the id and
+# binds, but does not report a failing probe: "bind" is then tried again to
+# get the probe's error). Sets kmem_bind_err to OK or the errno.
+kmem_bind() {
+	local d=$1 drv
+
+	kmem_bind_err=OK
+	drv=$(dax_drv_of "$d")
+	[ "$drv" = kmem ] && return 0
+	if [ "$drv" != none ]; then
+		kmem_bind_err=$(sysfs_err "$SYS_DAX/drivers/$drv/unbind" "$d")
+		[ "$kmem_bind_err" = OK ] ||
+			{ msg "unbind $d from $drv: $kmem_bind_err"; return 1; }
+	fi
+	kmem_bind_err=$(sysfs_err "$KMEM_DRV/bind" "$d")
+	if [ "$kmem_bind_err" = ENODEV ]; then
+		kmem_bind_err=$(sysfs_err "$KMEM_DRV/new_id" "$d")
+		[ "$kmem_bind_err" = OK ] && ! kmem_bound "$d" &&
+			kmem_bind_err=$(sysfs_err "$KMEM_DRV/bind" "$d")
+	fi
+	[ "$kmem_bind_err" = OK ] && kmem_bound "$d" && return 0
+	[ "$kmem_bind_err" = OK ] && kmem_bind_err="not bound"
+	msg "bind $d to kmem: $kmem_bind_err"
+	return 1
+}
+
+# kmem_unbind DAX: unbind DAX from kmem through the driver's unbind file.
+kmem_unbind() {
+	eq "unbind $1 from kmem" "$(sysfs_err "$KMEM_DRV/unbind" "$1")" OK &&
+		! kmem_bound "$1"
+}
+
+# dax_unbind_any DAX: unbind DAX from whatever driver it is bound to.
+dax_unbind_any() {
+	local drv
+
+	drv=$(dax_drv_of "$1")
+	[ "$drv" = none ] && return 0
+	eq "unbind $1 from $drv" "$(sysfs_err "$SYS_DAX/drivers/$drv/unbind" "$1")" OK
+}
+
+# blocks_census START END: look at the memory blocks of [START, END). Sets
+# bc_total, bc_present, bc_online, bc_kernel and bc_movable (block counts,
+# the last two online ones by zone) and bc_desc ("33:Movable 34:offline ...").
+blocks_census() {
+	local b st z
+
+	bc_total=0 bc_present=0 bc_online=0 bc_kernel=0 bc_movable=0 bc_desc=
+	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
+		bc_total=$((bc_total + 1))
+		[ -d "$SYS_MEM/memory$b" ] || continue
+		st=$(read_word "$SYS_MEM/memory$b/state")
+		[ "$st" = "(missing)" ] && continue
+		bc_present=$((bc_present + 1))
+		if [ "$st" != online ]; then
+			bc_desc+=" $b:$st"
+			continue
+		fi
+		z=$(read_word "$SYS_MEM/memory$b/valid_zones")
+		bc_desc+=" $b:$z"
+		bc_online=$((bc_online + 1))
+		if [ "$z" = Movable ]; then
+			bc_movable=$((bc_movable + 1))
+		else
+			bc_kernel=$((bc_kernel + 1))
+		fi
+	done
+}
+
+# state_fits WORD: WORD is a reading of daxX.Y/state the spec allows for the
+# blocks last counted by blocks_census ("online" is also the reading of
+# memory onlined with the word "online", whatever zone it got).
+state_fits() {
+	case $1 in
+	unplugged) [ "$bc_present" = 0 ] ;;
+	offline) [ "$bc_present" -gt 0 ] && [ "$bc_online" = 0 ] ;;
+	online_movable) [ "$bc_present" -gt 0 ] && [ "$bc_movable" = "$bc_present" ] ;;
+	online_kernel) [ "$bc_present" -gt 0 ] && [ "$bc_kernel" = "$bc_present" ] ;;
+	online) [ "$bc_online" -gt 0 ] ;;
+	*) false ;;
+	esac
+}
+
+# iomem_kmem_all: "START END PARENT" (hex, as printed) of every
+# "System RAM (kmem)" resource in /proc/iomem.
+iomem_kmem_all() {
+	awk '
+	{
+		match($0, /^ */)
+		depth = RLENGTH
+		split(substr($0, depth + 1), a, " : ")
+		name[depth] = a[2]
+		if (a[2] == "System RAM (kmem)") {
+			split(a[1], r, "-")
+			print r[1], r[2], (depth >= 2 ? name[depth - 2] : "-")
+		}
+	}' /proc/iomem
+}
+
+# iomem_kmem_in START END: the "System RAM (kmem)" resources that start in
+# [START, END), one "start-end" (hex) a line.
+iomem_kmem_in() {
+	local st en parent
+
+	while read -r st en parent; do
+		[ $((16#$st)) -ge "$1" ] && [ $((16#$st)) -lt "$2" ] && echo "$st-$en"
+	done < <(iomem_kmem_all)
+}
+
+# iomem_kmem_ok DAX START END: the "System RAM (kmem)" resources in
+# [START, END) are children of DAX, cover exactly the present memory blocks
+# and, when every block is present, are one merged resource.
+iomem_kmem_ok() {
+	local dax=$1 s=$2 e=$3 st en parent b n=0 present=0 rc=0
+	local -A covered=()
+
+	while read -r st en parent; do
+		st=$((16#$st))
+		en=$((16#$en + 1))
+		if [ "$st" -lt "$s" ] || [ "$st" -ge "$e" ]; then
+			continue
+		fi
+		n=$((n + 1))
+		if [ "$parent" != "$dax" ]; then
+			msg "System RAM (kmem) at $(printf '%#x' "$st") below '$parent', not $dax"
+			rc=1
+		fi
+		for ((b = st / KMEM_MB; b < en / KMEM_MB; b++)); do
+			covered[$b]=1
+		done
+	done < <(iomem_kmem_all)
+	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+		if [ -d "$SYS_MEM/memory$b" ]; then
+			present=$((present + 1))
+			[ -n "${covered[$b]}" ] ||
+				{ msg "memory$b is present, not in /proc/iomem"; rc=1; }
+		else
+			if [ -n "${covered[$b]}" ]; then
+				msg "memory$b is absent, still System RAM (kmem) in /proc/iomem"
+				rc=1
+			fi
+		fi
+	done
+	if [ "$present" -eq $(((e - s) / KMEM_MB)) ] && [ "$n" -ne 1 ]; then
+		msg "every block present, but $n System RAM (kmem) resources, want one merged"
+		rc=1
+	fi
+	return $rc
+}
+
+# kmem_figures_ok DAX: daxX.Y/kmem/*_bytes count the blocks of the last
+# blocks_census.
+kmem_figures_ok() {
+	local rc=0
+
+	eq "kmem/present_bytes" "$(kmem_attr "$1" present_bytes)" \
+		$((bc_present * KMEM_MB)) || rc=1
+	eq "kmem/online_kernel_bytes" "$(kmem_attr "$1" online_kernel_bytes)" \
+		$((bc_kernel * KMEM_MB)) || rc=1
+	eq "kmem/online_movable_bytes" "$(kmem_attr "$1" online_movable_bytes)" \
+		$((bc_movable * KMEM_MB)) || rc=1
+	return $rc
+}
+
+# kmem_consistent DAX START END BASE_KB: every view of the device's memory
+# agrees: the state reading fits the blocks, MemTotal is BASE_KB plus the
+# online blocks, /proc/iomem has the present blocks (iomem_kmem_ok), and
+# while bound kmem/ counts the same bytes.
+kmem_consistent() {
+	local st rc=0
+
+	blocks_census "$2" "$3"
+	if kmem_bound "$1"; then
+		st=$(dax_state "$1")
+		if ! state_fits "$st"; then
+			msg "state '$st' does not fit the blocks:${bc_desc:- none present}"
+			rc=1
+		fi
+		kmem_figures_ok "$1" || rc=1
+	fi
+	memtotal_is $(($4 + bc_online * KMEM_MB / 1024)) || rc=1
+	iomem_kmem_ok "$1" "$2" "$3" || rc=1
+	return $rc
+}
+
+# state_is WORD DAX START END BASE_KB: the device reads WORD and is
+# consistent (kmem_consistent).
+state_is() {
+	local rc=0
+
+	eq "$2 state" "$(dax_state "$2")" "$1" || rc=1
+	kmem_consistent "$2" "$3" "$4" "$5" || rc=1
+	[ $rc = 0 ] || msg "blocks:${bc_desc:- none present}"
+	return $rc
+}
+
+# kmem_gone START END BASE_KB: nothing of [START, END) is memory any more:
+# no memory block, no System RAM (kmem), MemTotal at BASE_KB.
+kmem_gone() {
+	local rc=0
+
+	blocks_census "$1" "$2"
+	eq "memory blocks of the range present" "$bc_present" 0 || rc=1
+	eq "System RAM (kmem) in the range" "$(iomem_kmem_in "$1" "$2" | tr '\n' ' ')" "" || rc=1
+	memtotal_is "$3" || rc=1
+	return $rc
+}
+
+# iomem_is COPY: /proc/iomem is exactly COPY (taken earlier with
+# $(cat /proc/iomem)); else the lines that differ are printed.
+iomem_is() {
+	local now l
+
+	now=$(cat /proc/iomem)
+	[ "$now" = "$1" ] && return 0
+	msg "/proc/iomem differs from the baseline:"
+	diff <(echo "$1") <(echo "$now") | grep '^[-+][^-+]' | head -n 8 |
+		while read -r l; do msg "  $l"; done
+	return 1
+}
+
+# kmem_retained: the lines of drivers/kmem/retained (nothing when the file
+# or the module is missing).
+kmem_retained() {
+	[ -r "$KMEM_DRV/retained" ] && cat "$KMEM_DRV/retained"
+	return 0
+}
+
+retained_empty() {
+	eq "drivers/kmem/retained" "$(kmem_retained | tr '\n' '|')" ""
+}
+
+# retained_parse LINE: split a line of drivers/kmem/retained; sets
+# rt_start, rt_end (inclusive), rt_node, rt_present, rt_attempts, rt_errno
+# (as printed), rt_pfn (numbers in decimal) and rt_reason. 1 when the line
+# does not have the documented form.
+# shellcheck disable=SC2034
+retained_parse() {
+	local re='^(0x)?([0-9a-fA-F]+)-(0x)?([0-9a-fA-F]+) node=([0-9]+) '
+
+	re+='present_bytes=([0-9]+) attempts=([0-9]+) errno=([^ ]+) '
+	re+='pfn=0x([0-9a-fA-F]+) reason=(.+)$'
+
+	[[ $1 =~ $re ]] || { msg "retained line not as documented: '$1'"; return 1; }
+	rt_start=$((16#${BASH_REMATCH[2]}))
+	rt_end=$((16#${BASH_REMATCH[4]}))
+	rt_node=${BASH_REMATCH[5]}
+	rt_present=${BASH_REMATCH[6]}
+	rt_attempts=${BASH_REMATCH[7]}
+	rt_errno=${BASH_REMATCH[8]}
+	rt_pfn=$((16#${BASH_REMATCH[9]}))
+	rt_reason=${BASH_REMATCH[10]}
+}
+
+# last_failure_parse TEXT: split daxX.Y/kmem/last_failure; sets lf_errno,
+# lf_pfn, lf_block (decimal) and lf_reason. 1 when it is not a failure line.
+# shellcheck disable=SC2034
+last_failure_parse() {
+	local re='^errno=(-[0-9]+) pfn=0x([0-9a-fA-F]+) block=0x([0-9a-fA-F]+) reason=(.+)$'
+
+	[[ $1 =~ $re ]] || { msg "last_failure not as documented: '$1'"; return 1; }
+	lf_errno=${BASH_REMATCH[1]}
+	lf_pfn=$((16#${BASH_REMATCH[2]}))
+	lf_block=$((16#${BASH_REMATCH[3]}))
+	lf_reason=${BASH_REMATCH[4]}
+}
+
+# errno_is VALUE NAME NUMBER: VALUE (as printed: -16, 16, EBUSY, -EBUSY)
+# is that errno.
+errno_is() {
+	case $1 in
+	"-$3" | "$3" | "$2" | "-$2") return 0 ;;
+	esac
+	return 1
+}
+
+# kmsg_mark TAG / kmsg_since TAG: put a mark in the kernel log; print the
+# log from that mark on (the runner clears the log between tests only).
+kmsg_mark() {
+	echo "dax_selftest: mark $1" >/dev/kmsg
+}
+
+kmsg_since() {
+	dmesg | sed -n "/dax_selftest: mark $1\$/,\$p"
+}
+
+# wait_until SECONDS CMD...: run CMD every half second until it succeeds;
+# 1 when it did not within SECONDS.
+wait_until() {
+	local end=$((SECONDS + $1))
+
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.5
+	done
+}
+
+# wait_line FILE PATTERN SECONDS PID: wait until FILE has a line matching
+# PATTERN (grep -E), while process PID lives; 1 on timeout or death.
+wait_line() {
+	local end=$((SECONDS + $3))
+
+	while :; do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || { grep -Eq "$2" "$1" 2>/dev/null; return; }
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.5
+	done
+}
+
+# wait_exit PID SECONDS: wait for a child to exit; its status, or 124
+# after SECONDS (the child is then killed).
+wait_exit() {
+	local end=$((SECONDS + $2))
+
+	while kill -0 "$1" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			kill -KILL "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			return 124
+		fi
+		sleep 0.5
+	done
+	wait "$1"
+}
+
+# kmem_present_blocks START END: the numbers of the memory blocks of
+# [START, END) that are present, space separated.
+kmem_present_blocks() {
+	local b l=
+
+	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
+		[ -d "$SYS_MEM/memory$b" ] && l+=" $b"
+	done
+	echo "${l# }"
+}
+
+# kmem_going_offline START END: a memory block of [START, END) reads
+# "going-offline": it is being offlined right now. It is then neither
+# online nor offline, MemTotal still counts it and valid_zones no longer
+# names its zone.
+kmem_going_offline() {
+	local b st
+
+	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
+		st=
+		{ read -r st <"$SYS_MEM/memory$b/state"; } 2>/dev/null
+		[ "$st" = going-offline ] && return 0
+	done
+	return 1
+}
+
+# retained_attempts: the attempts figures of drivers/kmem/retained.
+retained_attempts() {
+	kmem_retained | sed -n 's/.* attempts=\([0-9]*\) .*/\1/p' | tr '\n' ' '
+}
+
+# kmem_settled START END CMD...: run CMD when nothing is offlining a block
+# of [START, END) behind its back, as the background retry of retained
+# memory does (an attempt lasts up to kmem.offline_timeout_ms). The result
+# stands when no attempt began or ended meanwhile (the attempts figures of
+# drivers/kmem/retained unchanged, no block going offline after); else CMD
+# runs again, up to 5 times. CMD's messages are printed for the run that
+# counts. CMD runs in a subshell: the variables it sets are lost.
+kmem_settled() {
+	local from=$1 to=$2 try a0 out rc end
+
+	shift 2
+	for try in 1 2 3 4 5; do
+		end=$((SECONDS + 30))
+		while kmem_going_offline "$from" "$to" && [ "$SECONDS" -lt "$end" ]; do
+			sleep 0.1
+		done
+		a0=$(retained_attempts)
+		out=$("$@")
+		rc=$?
+		if [ "$(retained_attempts)" = "$a0" ] &&
+		   ! kmem_going_offline "$from" "$to"; then
+			break
+		fi
+		msg "(a background offline attempt overlapped try $try of '$1')"
+	done
+	[ -z "$out" ] || echo "$out"
+	return $rc
+}
+
+# kmem_reset: best effort back to a clean slate for the kmem_* tests: no
+# fault injected, every device bound to kmem unplugged through its state
+# file and unbound (without a state file, stock kmem, reset_regions offlines
+# the blocks first), then reset_regions.
+kmem_reset() {
+	local d
+
+	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	for d in "$SYS_DAX"/devices/dax*; do
+		[ -e "$d" ] || continue
+		d=${d##*/}
+		if ! kmem_bound "$d" || [ ! -e "$SYS_DAX/devices/$d/state" ]; then
+			continue
+		fi
+		sysfs_err "$SYS_DAX/devices/$d/state" unplugged >/dev/null
+		sysfs_err "$KMEM_DRV/unbind" "$d" >/dev/null
+	done
+	reset_regions
+}

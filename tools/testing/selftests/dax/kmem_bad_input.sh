@@ -1,0 +1,216 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Bad input to the kmem driver's files. daxX.Y/state (with the memory
+# online_movable, then unplugged), daxX.Y/online_policy and the module
+# parameter online_policy each get garbage, an empty line, whitespace only,
+# 5000 bytes, and a valid word with garbage after it; state also gets
+# "offline" and online words in the wrong state, the module parameter gets
+# "default" (a device word only). Each write must fail with the errno the
+# spec gives (EINVAL, EBUSY) and change nothing: the state, both policies,
+# every memory block and its zone, MemTotal and /proc/iomem are compared
+# before and after. A zero-length write never reaches the driver (sysfs
+# returns 0 without calling it): for it only "nothing changed" is checked.
+# Valid words with a trailing newline show the checks can see success.
+# Last, two writers race for a few seconds, "unplugged" against
+# "online_movable": every write must succeed or fail with EBUSY, and the
+# end state must be one the blocks, MemTotal and /proc/iomem agree with.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write
+require_region small
+RACE_SECONDS=8
+
+ktap_print_header
+ktap_set_plan 40
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+STOP=/tmp/kmem_bad_input.$$.stop
+LOG_U=/tmp/kmem_bad_input.$$.unplugged
+LOG_M=/tmp/kmem_bad_input.$$.online_movable
+pids=()
+cleaned=
+cleanup() {
+	local p
+
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	touch "$STOP"
+	for p in "${pids[@]}"; do
+		wait_exit "$p" 120 >/dev/null
+	done
+	rm -f "$STOP" "$LOG_U" "$LOG_M"
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+base=$(meminfo_kb MemTotal)
+new_devdax
+ST=$SYS_DAX/devices/$dax/state
+POL=$SYS_DAX/devices/$dax/online_policy
+MPOL=$KMEM_PARAMS/online_policy
+printf -v LONG '%5000s' ''
+LONG=${LONG// /x}
+
+# snapshot: everything a refused write must leave alone.
+snapshot() {
+	local b
+
+	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
+		"module=$(kmem_param online_policy)"
+	echo "MemTotal=$(meminfo_kb MemTotal)"
+	for b in $(blocks_of "$s" "$e"); do
+		[ -d "$b" ] && echo "$(basename "$b") $(cat "$b/state") $(cat "$b/valid_zones")"
+	done
+	cat /proc/iomem
+}
+
+# unchanged_by CMD...: CMD succeeds and the snapshot is the same after it.
+unchanged_by() {
+	local before after rc=0 l
+
+	before=$(snapshot)
+	"$@" || rc=1
+	after=$(snapshot)
+	if [ "$before" != "$after" ]; then
+		msg "changed by the write:"
+		diff <(echo "$before") <(echo "$after") | grep '^[-+][^-+]' | head -n 8 |
+			while read -r l; do msg "  $l"; done
+		rc=1
+	fi
+	return $rc
+}
+
+# refused WANT FILE DATA: the write fails with WANT, nothing changes.
+refused() {
+	unchanged_by expect_write "$@"
+}
+
+# zero_length FILE: a zero-length write changes nothing (sysfs gives 0).
+zero_length() {
+	msg "zero-length write to ${1#/sys/}: $(sysfs_err "$1" "")"
+}
+
+# battery FILE WORD WHAT: the bad inputs every file gets; WORD is a valid
+# word to append garbage to.
+battery() {
+	local f=$1 word=$2 what=$3
+
+	check "$what: garbage: EINVAL, nothing changes" refused EINVAL "$f" bogus
+	check "$what: empty line: EINVAL, nothing changes" refused EINVAL "$f" $'\n'
+	check "$what: whitespace only: EINVAL, nothing changes" \
+		refused EINVAL "$f" $' \t  \n'
+	check "$what: 5000 bytes: EINVAL, nothing changes" refused EINVAL "$f" "$LONG"
+	check "$what: '${word}x': EINVAL, nothing changes" refused EINVAL "$f" "${word}x"
+	check "$what: '$word junk': EINVAL, nothing changes" \
+		refused EINVAL "$f" "$word junk"$'\n'
+	check "$what: zero-length write: nothing changes" unchanged_by zero_length "$f"
+}
+
+bind_movable() {
+	dax_unbind_any "$dax" && expect_write OK "$POL" online_movable && kmem_bind "$dax" &&
+		state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "bind with policy online_movable: online_movable" bind_movable
+
+# --- daxX.Y/state, memory online_movable ---
+
+battery "$ST" unplugged "state (online_movable)"
+check "state (online_movable): 'offline': EINVAL, nothing changes" \
+	refused EINVAL "$ST" $'offline\n'
+check "state (online_movable): 'online_kernel': EBUSY, nothing changes" \
+	refused EBUSY "$ST" $'online_kernel\n'
+check "state (online_movable): 'online': EBUSY, nothing changes" \
+	refused EBUSY "$ST" $'online\n'
+check "state (online_movable): 'online_movable' with a newline: OK, no-op" \
+	refused OK "$ST" $'online_movable\n'
+
+# --- daxX.Y/online_policy ---
+
+battery "$POL" unplugged "online_policy"
+
+policy_word_ok() {
+	expect_write OK "$POL" $'offline\n' &&
+		eq "online_policy" "$(dax_policy "$dax")" offline &&
+		expect_write OK "$POL" online_movable &&
+		eq "online_policy" "$(dax_policy "$dax")" online_movable
+}
+check "online_policy: 'offline' with a newline: OK, read back, memory untouched" \
+	unchanged_by policy_word_ok
+
+# --- the module parameter online_policy ---
+
+battery "$MPOL" online_movable "module online_policy"
+check "module online_policy: 'default': EINVAL, nothing changes" \
+	refused EINVAL "$MPOL" $'default\n'
+
+module_word_ok() {
+	local old
+
+	old=$(kmem_param online_policy)
+	expect_write OK "$MPOL" $'unplugged\n' &&
+		eq "kmem.online_policy" "$(kmem_param online_policy)" unplugged &&
+		expect_write OK "$MPOL" "$old" &&
+		eq "kmem.online_policy" "$(kmem_param online_policy)" "$old"
+}
+check "module online_policy: 'unplugged' with a newline: OK, read back" \
+	unchanged_by module_word_ok
+
+# --- daxX.Y/state, memory unplugged ---
+
+check "state: online_movable -> unplugged" \
+	eval 'expect_write OK "$ST" unplugged && state_is unplugged "$dax" "$s" "$e" "$base"'
+battery "$ST" online_movable "state (unplugged)"
+check "state (unplugged): 'offline': EINVAL, nothing changes" \
+	refused EINVAL "$ST" $'offline\n'
+
+# --- two writers at once ---
+
+# racer WORD LOG: write WORD to the state file until $STOP appears.
+racer() {
+	while [ ! -e "$STOP" ]; do
+		sysfs_err "$ST" "$1" >>"$2"
+	done
+	return 0
+}
+
+race() {
+	local n_u n_m bad rc=0
+
+	rm -f "$STOP" "$LOG_U" "$LOG_M"
+	racer unplugged "$LOG_U" &
+	pids+=($!)
+	racer online_movable "$LOG_M" &
+	pids+=($!)
+	sleep "$RACE_SECONDS"
+	touch "$STOP"
+	wait_exit "${pids[0]}" 120
+	[ $? != 124 ] || { msg "the unplugged writer did not stop"; rc=1; }
+	wait_exit "${pids[1]}" 120
+	[ $? != 124 ] || { msg "the online_movable writer did not stop"; rc=1; }
+	pids=()
+	n_u=$(grep -c '^OK$' "$LOG_U")
+	n_m=$(grep -c '^OK$' "$LOG_M")
+	msg "unplugged: $(sort "$LOG_U" | uniq -c | tr -s ' \n' ' ')"
+	msg "online_movable: $(sort "$LOG_M" | uniq -c | tr -s ' \n' ' ')"
+	bad=$(cat "$LOG_U" "$LOG_M" | grep -Ev '^(OK|EBUSY)$' | sort -u | tr '\n' ' ')
+	eq "errors other than EBUSY" "$bad" "" || rc=1
+	if [ "$n_u" = 0 ] || [ "$n_m" = 0 ]; then
+		msg "a writer never succeeded"
+		rc=1
+	fi
+	return $rc
+}
+check "two writers, unplugged and online_movable, ${RACE_SECONDS} s: each write OK or EBUSY" race
+check "after the race: the state reading, blocks, MemTotal, /proc/iomem and kmem/ agree" \
+	eval 'msg "ended $(dax_state "$dax")"; kmem_consistent "$dax" "$s" "$e" "$base"'
+
+cleanup
+ktap_finished

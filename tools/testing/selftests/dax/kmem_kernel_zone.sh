@@ -1,0 +1,337 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The big region in a kernel zone, through the kmem state machine. On a
+# memory-only node the first memory onlined into ZONE_NORMAL receives the
+# node's own kernel data (kswapd and kcompactd stacks, slab), which never
+# moves: such a block cannot be offlined again before a reboot. The
+# driver must say so and keep every view of the memory consistent:
+#  - bound with online_policy online_kernel: state online_kernel, every
+#    block online in ZONE_NORMAL, all of it counted as kernel memory;
+#  - online_movable and online are refused with EBUSY, offline with
+#    EINVAL, and nothing changes;
+#  - "unplugged" either removes everything, or fails with EBUSY and puts
+#    every block back as it was (blocks, zones, MemTotal, /proc/iomem),
+#    kmem/last_failure naming errno, pfn and reason;
+#  - the unbind removes what it can and retains the rest: counted exactly
+#    (MemTotal, /proc/iomem), listed in drivers/kmem/retained, named in
+#    the kernel log, keeping kmem loaded;
+#  - a new bind re-adopts the retained memory, block for block.
+# The device is left bound with that memory: nothing can use the big
+# region after this test until a reboot, so it runs after every other
+# test of the big region. Only kernel_zone.sh, on the small region, comes
+# after it.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write
+require_region big
+PAGE=$(getconf PAGESIZE)
+
+ktap_print_header
+ktap_set_plan 11
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+plugged=
+cleaned=
+cleanup() {
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	kmem_params_restore
+	if [ -z "$plugged" ]; then
+		kmem_reset
+	else
+		msg "$dax stays as it is: $(dax_driver "$dax"), state $(dax_state "$dax")," \
+			"present_bytes $(kmem_attr "$dax" present_bytes)"
+	fi
+	return 0
+}
+trap cleanup EXIT
+
+base=$(meminfo_kb MemTotal)
+new_devdax
+nb=$(((e - s) / KMEM_MB))
+node=$(dax_attr "$dax" target_node)
+ST=$SYS_DAX/devices/$dax/state
+POL=$SYS_DAX/devices/$dax/online_policy
+msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
+
+# w WANT WORD: writing WORD to the state file gives WANT.
+w() {
+	expect_write "$1" "$ST" "$2"
+}
+
+# picture: the device's blocks with their zones, MemTotal and /proc/iomem,
+# as text.
+picture() {
+	blocks_census "$s" "$e"
+	printf 'blocks:%s\nMemTotal: %s kB\n%s\n' "$bc_desc" "$(meminfo_kb MemTotal)" \
+		"$(cat /proc/iomem)"
+}
+
+# unchanged_since PICTURE: the picture now is PICTURE; else what differs
+# is printed.
+unchanged_since() {
+	local now l
+
+	now=$(picture)
+	[ "$now" = "$1" ] && return 0
+	msg "changed since before the write:"
+	diff <(echo "$1") <(echo "$now") | grep '^[<>]' | head -n 8 |
+		while read -r l; do msg "  $l"; done
+	return 1
+}
+
+# present_normal: every present block of the device is online in
+# ZONE_NORMAL; the others are named.
+present_normal() {
+	local b st z rc=0
+
+	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+		[ -d "$SYS_MEM/memory$b" ] || continue
+		st=$(read_word "$SYS_MEM/memory$b/state")
+		z=$(read_word "$SYS_MEM/memory$b/valid_zones")
+		[ "$st" = online ] && [ "$z" = Normal ] && continue
+		msg "memory$b: $st, $z; want online in Normal"
+		rc=1
+	done
+	return $rc
+}
+
+bind_kernel() {
+	local rc=0
+
+	dax_unbind_any "$dax" && expect_write OK "$POL" online_kernel || return 1
+	plugged=1
+	kmem_bind "$dax" || return 1
+	state_is online_kernel "$dax" "$s" "$e" "$base" || rc=1
+	eq "blocks present" "$bc_present" "$nb" || rc=1
+	present_normal || rc=1
+	eq "kmem/present_bytes" "$(kmem_attr "$dax" present_bytes)" $((e - s)) || rc=1
+	eq "kmem/online_kernel_bytes" "$(kmem_attr "$dax" online_kernel_bytes)" \
+		"$(kmem_attr "$dax" present_bytes)" || rc=1
+	memtotal_grew_by $(((e - s) / 1024)) || rc=1
+	return $rc
+}
+check "bind with policy online_kernel: state online_kernel, every block online in Normal" \
+	bind_kernel
+
+# refused WORD WANT: writing WORD gives WANT; nothing changes.
+refused() {
+	local before
+
+	before=$(picture)
+	w "$2" "$1" && unchanged_since "$before" &&
+		eq "$dax state" "$(dax_state "$dax")" online_kernel
+}
+check "online_kernel -> online_movable: EBUSY, nothing changes" refused online_movable EBUSY
+check "online_kernel -> online: EBUSY, nothing changes" refused online EBUSY
+check "online_kernel -> offline: EINVAL, nothing changes" refused offline EINVAL
+
+# unplug_kernel: "unplugged" removes everything, or fails with EBUSY and
+# leaves everything as it was. Sets unplug_ok when it worked, f0 to
+# offline_failures before.
+unplug_ok=
+unplug_kernel() {
+	local before r t0=$SECONDS rc=0
+
+	before=$(picture)
+	f0=$(kmem_attr "$dax" offline_failures)
+	r=$(sysfs_err "$ST" unplugged)
+	msg "unplugged: $r after $((SECONDS - t0)) s"
+	if [ "$r" = OK ]; then
+		unplug_ok=1
+		state_is unplugged "$dax" "$s" "$e" "$base" && kmem_gone "$s" "$e" "$base"
+		return
+	fi
+	eq "write unplugged" "$r" EBUSY || rc=1
+	eq "$dax state" "$(dax_state "$dax")" online_kernel || rc=1
+	unchanged_since "$before" || rc=1
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	return $rc
+}
+check "online_kernel -> unplugged: everything removed, or EBUSY and every block as it was" \
+	unplug_kernel
+
+# pfn_in_device PFN: PFN is in the device's range.
+pfn_in_device() {
+	[ $(($1 * PAGE)) -ge "$s" ] && [ $(($1 * PAGE)) -lt "$e" ]
+}
+
+failure_named() {
+	local rc=0
+
+	[ "$(kmem_attr "$dax" offline_failures)" -gt "$f0" ] ||
+		{ msg "offline_failures $f0 -> $(kmem_attr "$dax" offline_failures)"; rc=1; }
+	last_failure_parse "$(kmem_attr "$dax" last_failure)" || return 1
+	msg "last_failure: $(kmem_attr "$dax" last_failure)"
+	eq "last_failure errno" "$lf_errno" -16 || rc=1
+	pfn_in_device "$lf_pfn" ||
+		{ msg "pfn $(printf '%#x' "$lf_pfn") is not in $dax"; rc=1; }
+	if [ $((lf_pfn * PAGE / KMEM_MB * KMEM_MB)) != "$lf_block" ]; then
+		msg "pfn $(printf '%#x' "$lf_pfn") is not in block $(printf '%#x' "$lf_block")"
+		rc=1
+	fi
+	case $lf_reason in
+	"" | none) msg "no reason given"; rc=1 ;;
+	esac
+	return $rc
+}
+if [ -n "$unplug_ok" ]; then
+	ktap_test_skip "unplugged refused: kmem/last_failure named: it was not refused"
+else
+	check "unplugged refused: last_failure errno=-16, pfn in $dax, reason; failures up" \
+		failure_named
+fi
+
+# left_counted: what is left is online in Normal, and MemTotal and
+# /proc/iomem count exactly that.
+left_counted() {
+	local rc=0
+
+	present_normal || rc=1
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	memtotal_is $((base + bc_present * KMEM_MB / 1024)) || rc=1
+	return $rc
+}
+
+# unbind_kernel: unbind, then left_counted, between two attempts of the
+# background retry (kmem_settled). Sets left (blocks present).
+left=0
+unbind_kernel() {
+	local t0
+
+	if [ "$(dax_state "$dax")" = unplugged ]; then
+		msg "nothing present after 'unplugged': online_kernel again, for the unbind"
+		w OK online_kernel || return 1
+	fi
+	kmem_param_set offline_timeout_ms 2000 && kmem_param_set unplug_retries 2 || return 1
+	kmsg_mark "kernel-zone-$$"
+	t0=$SECONDS
+	kmem_unbind "$dax" || return 1
+	left=$(kmem_present_blocks "$s" "$e" | wc -w)
+	msg "unbind took $((SECONDS - t0)) s; $left of $nb blocks left:" \
+		"$(kmem_present_blocks "$s" "$e")"
+	kmem_settled "$s" "$e" left_counted
+}
+check "unbind: each block gone or online in Normal; MemTotal, /proc/iomem count those left" \
+	unbind_kernel
+
+# retained_listed: with blocks left, one line in drivers/kmem/retained,
+# the device's, as documented; without, none.
+retained_listed() {
+	local lines rc=0
+
+	lines=$(kmem_retained)
+	[ "$left" = 0 ] && { retained_empty; return; }
+	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
+		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
+	msg "retained: $lines"
+	retained_parse "$lines" || return 1
+	eq "retained range" "$(printf '%#x-%#x' "$rt_start" "$rt_end")" \
+		"$(printf '%#x-%#x' "$s" $((e - 1)))" || rc=1
+	eq "node" "$rt_node" "$node" || rc=1
+	# what is present now: the background retry may have removed some
+	eq "present_bytes" "$rt_present" \
+		$(($(kmem_present_blocks "$s" "$e" | wc -w) * KMEM_MB)) || rc=1
+	[ "$rt_attempts" -ge 1 ] || { msg "attempts $rt_attempts"; rc=1; }
+	errno_is "$rt_errno" EBUSY 16 || errno_is "$rt_errno" ETIMEDOUT 110 ||
+		{ msg "errno $rt_errno, want EBUSY or ETIMEDOUT"; rc=1; }
+	case $rt_reason in
+	"" | none) msg "no reason given"; rc=1 ;;
+	esac
+	if ! pfn_in_device "$rt_pfn" ||
+	   [ ! -d "$SYS_MEM/memory$((rt_pfn * PAGE / KMEM_MB))" ]; then
+		msg "pfn $(printf '%#x' "$rt_pfn") is not in a block left"
+		rc=1
+	fi
+	return $rc
+}
+check "unbind: drivers/kmem/retained lists what is left: range, node, bytes, errno, pfn, reason" \
+	retained_listed
+
+# log_names_it: with blocks left, the kernel log says the device retains
+# them: bytes, range, errno, pfn and reason; without, it says nothing.
+log_names_it() {
+	local log l re rc=0
+
+	log=$(kmsg_since "kernel-zone-$$")
+	l=$(echo "$log" | grep -m1 "$dax: retaining ")
+	if [ "$left" = 0 ]; then
+		[ -z "$l" ] || { msg "nothing left, yet: $l"; return 1; }
+		return 0
+	fi
+	[ -n "$l" ] || { msg "no '$dax: retaining ...' in the kernel log"; return 1; }
+	msg "kernel log: ${l#*] }"
+	re="retaining $((left * KMEM_MB)) bytes of \[mem $(printf '%#x-%#x' "$s" $((e - 1)))\]"
+	[[ $l =~ $re ]] || { msg "want '$re'"; rc=1; }
+	re='errno=-[0-9]+ pfn=0x[0-9a-f]+ reason=[^ )]'
+	[[ $l =~ $re ]] || { msg "errno, pfn and reason not named"; rc=1; }
+	return $rc
+}
+check "unbind: the kernel log has 'retaining ... [mem ...]' with errno, pfn and reason" \
+	log_names_it
+
+rmmod_refused() {
+	if modprobe -r kmem 2>/dev/null; then
+		msg "modprobe -r kmem succeeded with memory retained"
+		modprobe kmem
+		return 1
+	fi
+	kmem_loaded
+}
+if [ "$left" = 0 ]; then
+	ktap_test_skip "memory retained: modprobe -r kmem fails: nothing retained"
+else
+	check "memory retained: modprobe -r kmem fails" rmmod_refused
+fi
+
+# readopt: bind again (online_policy unplugged: a bind that finds nothing
+# retained adds nothing): the retained memory is the device's again,
+# block for block, and not retained any more.
+readopt() {
+	local before was a0 b rc=0
+
+	expect_write OK "$POL" unplugged || return 1
+	before=$(kmem_present_blocks "$s" "$e")
+	was=$(kmem_retained)
+	a0=0
+	[ -n "$was" ] && retained_parse "$was" && a0=$rt_attempts
+	kmem_bind "$dax" || return 1
+	retained_empty || rc=1
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	msg "after the bind: state $(dax_state "$dax"), blocks:${bc_desc:- none}"
+	if [ -z "$was" ]; then
+		eq "$dax state" "$(dax_state "$dax")" unplugged || rc=1
+		eq "blocks present" "$bc_present" 0 || rc=1
+		return $rc
+	fi
+	[ "$(dax_state "$dax")" != unplugged ] || { msg "re-adopted memory not shown"; rc=1; }
+	present_normal || rc=1
+	[ "$(kmem_present_blocks "$s" "$e")" = "$before" ] && return $rc
+	# the background retry may have removed a block just before the bind
+	for b in $(kmem_present_blocks "$s" "$e"); do
+		case " $before " in
+		*" $b "*) ;;
+		*) msg "memory$b was not there before the bind"; rc=1 ;;
+		esac
+	done
+	if [ "$(kmem_attr "$dax" offline_attempts)" -gt "$a0" ]; then
+		msg "fewer blocks: the background retry removed some before the bind" \
+			"(before:$before)"
+	else
+		msg "blocks lost in the bind (before:$before)"
+		rc=1
+	fi
+	return $rc
+}
+check "bind again: retained memory re-adopted (same blocks, state not unplugged), retained empty" \
+	readopt
+
+cleanup
+ktap_finished

@@ -1,0 +1,358 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Pages that cannot move, in ZONE_MOVABLE. page_pin -m vmsplice splices a
+# buffer bound to the device's node into a pipe and leaves it there: the
+# pipe holds a reference on each page, so migrating those pages fails and
+# offlining their memory block retries until the driver's deadline
+# (kmem.offline_timeout_ms, 2 s here), then fails with ETIMEDOUT,
+# "migration timeout". The small region, online_movable:
+#  (a) unbind with the pin held: the blocks holding pinned pages are
+#      retained and listed in drivers/kmem/retained (errno, pfn, reason),
+#      every other block goes, MemTotal and /proc/iomem count exactly what
+#      stays, kmem cannot be unloaded;
+#  (b) a bind re-adopts the retained blocks, the next unbind retains them
+#      again;
+#  (c) once the pin is released the background retry (every second here:
+#      retry_max_delay_ms=1000) removes them: MemTotal and /proc/iomem back
+#      at the baseline, and kmem unloads;
+#  (d) page_pin -m iouring: a long-term pin (an io_uring fixed buffer)
+#      migrates the pages out of ZONE_MOVABLE before pinning them, so the
+#      buffer is off the device and the unbind removes everything at once.
+#      Skipped when io_uring is not available.
+# Only ZONE_MOVABLE is used. Runs before the tests that put memory into a
+# kernel zone: the long-term pin must find no kernel zone on the node.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write page_pin
+require_region small
+PAGE=$(getconf PAGESIZE)
+# one pipe slot a page: 1 MiB fits into the default fs.pipe-max-size
+PIN_SIZE=1M
+PIN_PAGES=$(((1 << 20) / PAGE))
+URING_SIZE=16M
+URING_PAGES=$(((16 << 20) / PAGE))
+PFNS=/tmp/kmem_pin.$$.pfns
+OUT=/tmp/kmem_pin.$$.out
+
+ktap_print_header
+ktap_set_plan 16
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+retained_none() {
+	[ -z "$(kmem_retained)" ]
+}
+
+pin_pid=
+cleaned=
+cleanup() {
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
+	rm -f "$PFNS" "$OUT"
+	modprobe kmem 2>/dev/null
+	# memory retained for a pin just released goes within seconds
+	[ -n "$dax" ] && kmem_bound "$dax" && sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
+	wait_until 30 retained_none
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+base=$(meminfo_kb MemTotal)
+new_devdax
+nb=$(((e - s) / KMEM_MB))
+node=$(dax_attr "$dax" target_node)
+POL=$SYS_DAX/devices/$dax/online_policy
+msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
+dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
+# the baseline: the device bound to no driver
+IOMEM0=$(cat /proc/iomem)
+expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
+if ! kmem_param_set offline_timeout_ms 2000 || ! kmem_param_set unplug_retries 2 ||
+   ! kmem_param_set retry_max_delay_ms 1000; then
+	ktap_exit_fail_msg "cannot set the kmem parameters"
+fi
+
+check "bind with policy online_movable: every block online in ZONE_MOVABLE" \
+	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+
+# start_pin MODE SIZE: start page_pin in the background and wait until it
+# says "ready"; on failure pin_rc is its exit status.
+start_pin() {
+	rm -f "$PFNS"
+	"$DAX_DIR/page_pin" -m "$1" -n "$node" -p "$PFNS" "$2" >"$OUT" 2>&1 &
+	pin_pid=$!
+	if wait_line "$OUT" '^ready ' 60 "$pin_pid"; then
+		msg "page_pin -m $1 $2: $(grep '^ready ' "$OUT")"
+		return 0
+	fi
+	wait_exit "$pin_pid" 5
+	pin_rc=$?
+	pin_pid=
+	msg "page_pin -m $1 $2 ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
+	return 1
+}
+
+# stop_pin: SIGUSR1 to page_pin; it must say "released" and exit 0.
+stop_pin() {
+	local rc
+
+	[ -n "$pin_pid" ] || { msg "page_pin is not running"; return 1; }
+	kill -USR1 "$pin_pid"
+	wait_exit "$pin_pid" 60
+	rc=$?
+	pin_pid=
+	[ "$rc" = 0 ] || msg "page_pin: $(tail -n 2 "$OUT" | tr '\n' ' ')"
+	eq "page_pin exit status" "$rc" 0 && grep -q '^released' "$OUT"
+}
+
+# pfns_in_device: look at the pfns page_pin wrote; sets pfns_total,
+# pfns_in (those in the device) and pinned (the device's memory block
+# numbers that hold one, sorted, space separated).
+pfns_in_device() {
+	local p a
+	local -A blk=()
+
+	pfns_total=0 pfns_in=0 pinned=
+	while read -r p; do
+		pfns_total=$((pfns_total + 1))
+		a=$((p * PAGE))
+		if [ "$a" -ge "$s" ] && [ "$a" -lt "$e" ]; then
+			pfns_in=$((pfns_in + 1))
+			blk[$((a / KMEM_MB))]=1
+		fi
+	done <"$PFNS"
+	[ ${#blk[@]} -gt 0 ] && pinned=$(printf '%s\n' "${!blk[@]}" | sort -n | tr '\n' ' ')
+	pinned=${pinned% }
+}
+
+is_pinned() {
+	case " $pinned " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# --- (a) a vmsplice pin held over the unbind ---
+
+vmsplice_pin() {
+	start_pin vmsplice "$PIN_SIZE" || return 1
+	pfns_in_device
+	msg "pinned pages in memory blocks: ${pinned:-none} (of $nb)"
+	eq "pages with a pfn" "$pfns_total" "$PIN_PAGES" &&
+		eq "pinned pages in $dax" "$pfns_in" "$pfns_total" && [ -n "$pinned" ]
+}
+check "vmsplice pin: $PIN_SIZE on node $node, every page in $dax" vmsplice_pin
+
+# retained_listed: drivers/kmem/retained has one line, the device's, as
+# documented: the device's range and node, present_bytes the blocks still
+# present, errno ETIMEDOUT ("migration timeout") or EBUSY, a pfn in a
+# present block; every block with pinned pages is present, in ZONE_MOVABLE.
+retained_listed() {
+	local lines b rc=0
+
+	lines=$(kmem_retained)
+	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
+		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
+	msg "retained: $lines"
+	retained_parse "$lines" || return 1
+	eq "retained range" "$(printf '%#x-%#x' "$rt_start" "$rt_end")" \
+		"$(printf '%#x-%#x' "$s" $((e - 1)))" || rc=1
+	eq "node" "$rt_node" "$node" || rc=1
+	blocks_census "$s" "$e"
+	eq "present_bytes" "$rt_present" $((bc_present * KMEM_MB)) || rc=1
+	eq "retained blocks in ZONE_MOVABLE" "$bc_movable" "$bc_present" ||
+		{ msg "blocks:$bc_desc"; rc=1; }
+	if errno_is "$rt_errno" ETIMEDOUT 110; then
+		eq "reason for ETIMEDOUT" "$rt_reason" "migration timeout" || rc=1
+	elif ! errno_is "$rt_errno" EBUSY 16; then
+		msg "errno $rt_errno, want ETIMEDOUT or EBUSY"
+		rc=1
+	fi
+	case $rt_reason in
+	"" | none) msg "no reason given"; rc=1 ;;
+	esac
+	b=$((rt_pfn * PAGE / KMEM_MB))
+	if [ $((rt_pfn * PAGE)) -lt "$s" ] || [ $((rt_pfn * PAGE)) -ge "$e" ] ||
+	   [ ! -d "$SYS_MEM/memory$b" ]; then
+		msg "pfn $(printf '%#x' "$rt_pfn") is not in a retained block"
+		rc=1
+	fi
+	grep -qix "$(printf '%#x' "$rt_pfn")" "$PFNS" ||
+		msg "(pfn $(printf '%#x' "$rt_pfn") is not one of the pinned pages)"
+	for b in $pinned; do
+		[ -d "$SYS_MEM/memory$b" ] || { msg "memory$b (pinned) is gone"; rc=1; }
+	done
+	return $rc
+}
+
+# unbind_pinned: unbind, then retained_listed. From now on the background
+# retry tries to offline the retained blocks every second, 2 s a block:
+# views of their state are taken between two attempts (kmem_settled).
+unbind_pinned() {
+	local t0=$SECONDS
+
+	kmem_unbind "$dax" || return 1
+	msg "unbind took $((SECONDS - t0)) s"
+	kmem_settled "$s" "$e" retained_listed
+}
+
+others_gone() {
+	local b rc=0
+
+	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+		is_pinned "$b" && continue
+		[ -d "$SYS_MEM/memory$b" ] || continue
+		msg "memory$b holds no pinned page and is still present"
+		rc=1
+	done
+	return $rc
+}
+
+rmmod_refused() {
+	if modprobe -r kmem 2>/dev/null; then
+		msg "modprobe -r kmem succeeded with memory retained"
+		modprobe kmem
+		return 1
+	fi
+	kmem_loaded
+}
+
+# readopt: bind again: the retained blocks are the device's again, as
+# they were (same blocks, online_movable), nothing added.
+readopt() {
+	local before rc=0
+
+	before=$(kmem_present_blocks "$s" "$e")
+	kmem_bind "$dax" || return 1
+	retained_empty || rc=1
+	eq "$dax state" "$(dax_state "$dax")" online_movable || rc=1
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	eq "blocks present after the bind" "$(kmem_present_blocks "$s" "$e")" "$before" || rc=1
+	return $rc
+}
+
+# unbind_again: the same blocks are retained again.
+unbind_again() {
+	local before rc=0
+
+	before=$(kmem_present_blocks "$s" "$e")
+	kmem_unbind "$dax" || return 1
+	kmem_settled "$s" "$e" retained_listed || rc=1
+	eq "blocks present after the unbind" "$(kmem_present_blocks "$s" "$e")" "$before" ||
+		rc=1
+	return $rc
+}
+
+if [ -n "$pinned" ]; then
+	check "pin held, unbind: blocks with pinned pages retained, listed: errno, reason, pfn" \
+		unbind_pinned
+	check "pin held, unbind: every other block removed" others_gone
+	check "pin held, unbind: MemTotal and /proc/iomem count exactly the retained blocks" \
+		kmem_settled "$s" "$e" kmem_consistent "$dax" "$s" "$e" "$base"
+	check "pin held, memory retained: modprobe -r kmem fails" rmmod_refused
+	check "pin held, bind again: retained memory re-adopted, same blocks, retained empty" \
+		readopt
+	check "pin held, unbind again: retained again" unbind_again
+else
+	for w in "pin held, unbind: blocks with pinned pages retained" \
+		 "pin held, unbind: every other block removed" \
+		 "pin held, unbind: MemTotal and /proc/iomem count the retained blocks" \
+		 "pin held, memory retained: modprobe -r kmem fails" \
+		 "pin held, bind again: retained memory re-adopted" \
+		 "pin held, unbind again: retained again"; do
+		ktap_test_skip "$w: no page pinned in $dax"
+	done
+	kmem_bound "$dax" && kmem_unbind "$dax" >/dev/null
+fi
+
+# --- (c) the pin released ---
+
+if [ -n "$pin_pid" ]; then
+	check "pin released: page_pin drains the pipe and exits 0" stop_pin
+else
+	ktap_test_skip "pin released: page_pin drains the pipe and exits 0: no pin"
+fi
+
+background() {
+	local t0=$SECONDS
+
+	wait_until 60 retained_none ||
+		{ msg "still retained after 60 s: $(kmem_retained | tr '\n' '|')"; return 1; }
+	msg "nothing retained after $((SECONDS - t0)) s"
+	kmem_gone "$s" "$e" "$base" && iomem_is "$IOMEM0"
+}
+check "pin released: background retry removes it in 60 s, MemTotal and /proc/iomem at baseline" \
+	background
+check "nothing retained: modprobe -r kmem works" eval 'run modprobe -r kmem && ! kmem_loaded'
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem again"
+
+# --- (d) a long-term pin: io_uring fixed buffer ---
+
+check "bind again, online_movable: every block online in ZONE_MOVABLE" \
+	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+
+kv() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# uring_off_device: a buffer faulted in on the device's node, registered
+# as an io_uring fixed buffer; afterwards no page of it is in the device.
+uring_skip=
+uring_off_device() {
+	local f
+
+	if ! start_pin iouring "$URING_SIZE"; then
+		# ENOSYS: no io_uring; EPERM: kernel.io_uring_disabled
+		if [ "$pin_rc" = 4 ] &&
+		   grep -qE '^io_uring_setup: (Function not implemented|Operation not permitted)$' \
+			"$OUT"; then
+			uring_skip="io_uring not available ($(grep '^io_uring_setup' "$OUT"))"
+		fi
+		return 1
+	fi
+	f=$(grep '^faulted ' "$OUT")
+	msg "before the registration: $f"
+	eq "pages faulted in on node $node" "$(kv "$f" "node$node")" "$URING_PAGES" || return 1
+	pfns_in_device
+	eq "registered pages with a pfn" "$pfns_total" "$URING_PAGES" &&
+		eq "registered pages still in $dax" "$pfns_in" 0
+}
+WHAT="io_uring: $URING_SIZE faulted in on node $node, registered: migrated off $dax"
+if uring_off_device; then
+	ktap_test_pass "$WHAT"
+elif [ -n "$uring_skip" ]; then
+	ktap_test_skip "$WHAT: $uring_skip"
+else
+	ktap_test_fail "$WHAT"
+fi
+
+unbind_at_once() {
+	kmem_unbind "$dax" && retained_empty && kmem_gone "$s" "$e" "$base" &&
+		iomem_is "$IOMEM0"
+}
+if [ -n "$uring_skip" ]; then
+	ktap_test_skip "io_uring: unbind with the buffer registered: $uring_skip"
+	ktap_test_skip "io_uring: unregistered, page_pin exits 0: $uring_skip"
+	kmem_unbind "$dax" >/dev/null
+else
+	check "io_uring: unbind, buffer registered: all removed at once, at the baseline" \
+		unbind_at_once
+	check "io_uring: unregistered, page_pin exits 0" stop_pin
+fi
+
+baseline() {
+	retained_empty && kmem_gone "$s" "$e" "$base" && iomem_is "$IOMEM0" &&
+		run modprobe -r kmem && ! kmem_loaded && run modprobe kmem
+}
+check "baseline: nothing retained, MemTotal and /proc/iomem as before, kmem unloads" baseline
+
+cleanup
+ktap_finished

@@ -1,0 +1,420 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A device leaving kmem with its memory online must take the memory with
+# it. The seed regression first: all of the big region online_movable,
+# then the raw driver unbind, without offlining anything. Stock kmem fails
+# here: remove_memory() refuses online memory, the kernel logs "cannot be
+# hotremoved until the next reboot" and the memory stays System RAM.
+#
+# Then the same with a process holding about 50% and 95% of a device's
+# memory on its node (numa_fill, plain and mlocked): the unbind migrates
+# the pages to node 0 and the process finds them intact. A fill goes to the
+# big region when it fits into node 0's free memory after the migration
+# (with 256 MiB to spare), else to the small one.
+#
+# Then the other ways a device leaves kmem with online memory: daxctl
+# reconfigure-device --mode=devdax -f, modprobe -r kmem, destroying the
+# namespace, disabling the region (then enabling it again). ndctl 76
+# refuses to destroy a namespace whose dax device has online memory (a
+# user-space check): the test then does what ndctl would do, the nd-bus
+# unbind of the namespace's dax device, and destroys the namespace after.
+#
+# Last, memory that cannot go (a failure injected on one block): it is
+# retained, listed in drivers/kmem/retained with its reason and pfn, named
+# in the kernel log, keeps the module loaded, is re-adopted by the next
+# bind, retained again by the next unbind, and removed by the background
+# retry once the failure is gone; then the module unloads.
+#
+# After each: no memory block of the range, MemTotal at the baseline, no
+# System RAM (kmem) in /proc/iomem.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl daxctl modprobe
+require_progs sysfs_write numa_fill
+require_region big
+big=$region
+require_region small
+small=$region
+PAGE=$(getconf PAGESIZE)
+FILL_OUT=/tmp/kmem_unbind.$$.fill
+SPARE_KB=$((256 << 10))
+
+ktap_print_header
+ktap_set_plan 32
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+fill_pid=
+cleaned=
+cleanup() {
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
+	rm -f "$FILL_OUT"
+	modprobe kmem 2>/dev/null
+	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+base=$(meminfo_kb MemTotal)
+
+# devdax_ns REGION: a devdax namespace filling REGION; sets ns, dax, s, e.
+devdax_ns() {
+	local json
+
+	json=$(create_ns "$1" devdax "" -a 2M)
+	ns=$(ns_of "$json")
+	dax=$(dax_of_ns "$json")
+	[ -n "$dax" ] || ktap_exit_fail_msg "cannot create a devdax namespace on $1"
+	read -r s e < <(kmem_range "$dax")
+	node=$(dax_attr "$dax" target_node)
+}
+
+# online_all: bind $dax to kmem with all of its memory online_movable,
+# through online_policy where the driver has it; what is left offline
+# (stock kmem binds offline) is onlined through memoryN/state.
+online_all() {
+	sysfs_err "$SYS_DAX/devices/$dax/online_policy" online_movable >/dev/null
+	kmem_bind "$dax" || return 1
+	blocks_census "$s" "$e"
+	if [ "$bc_online" != "$bc_total" ]; then
+		msg "$dax: $bc_online of $bc_total blocks online after the bind, onlining the rest"
+		blocks_set online_movable || return 1
+	fi
+	blocks_are online && zones_are Movable && memtotal_grew_by $(((e - s) / 1024))
+}
+
+# online_dev REGION: devdax_ns, then online_all.
+online_dev() {
+	devdax_ns "$1"
+	msg "$dax on $1: $(((e - s) >> 20)) MiB at $(printf '%#x' "$s")"
+	online_all
+}
+
+# iomem_clean DAX: no System RAM (kmem) and no resource named DAX.
+iomem_clean() {
+	eq "System RAM (kmem) in /proc/iomem" "$(iomem_lines 'System RAM (kmem)')" "" &&
+		eq "$1 in /proc/iomem" "$(iomem_lines "$1")" ""
+}
+
+# kv LINE KEY: the value of KEY=value in LINE.
+kv() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# --- the seed regression: raw unbind, everything online ---
+
+check "big region: bind kmem, all memory online_movable, state online_movable" \
+	eval 'online_dev "$big" && eq state "$(dax_state "$dax")" online_movable'
+kmsg_mark "unbind-$$"
+check "raw unbind from kmem with the memory online" kmem_unbind "$dax"
+check "after the unbind: no memory block of the range" blocks_gone
+check "after the unbind: MemTotal back at the baseline" memtotal_is "$base"
+check "after the unbind: no System RAM (kmem), no $dax in /proc/iomem" iomem_clean "$dax"
+
+no_hotremove_msg() {
+	local l
+
+	l=$(kmsg_since "unbind-$$" | grep 'cannot be hotremoved')
+	[ -z "$l" ] || { msg "kernel log: $l"; return 1; }
+}
+check "kernel log: nothing 'cannot be hotremoved'" no_hotremove_msg
+
+# --- a process holding the memory ---
+
+# fill_size PCT: set want (MiB) to PCT% of $dax's memory; once the memory
+# is online, cap it at node $node's free memory less 8 MiB. True when node
+# 0 has room for it after the migration, with SPARE_KB to spare. Before
+# the memory is online, what onlining it will take from node 0 is counted
+# too: its memmap (1/64) and KASAN shadow (1/8).
+fill_size() {
+	local free0 free1 cost=0
+
+	want=$(((e - s) * $1 / 100 >> 20))
+	if kmem_bound "$dax"; then
+		free1=$(($(node_meminfo_kb "$node" MemFree) / 1024 - 8))
+		[ "$want" -le "$free1" ] || want=$free1
+	else
+		cost=$(((e - s) / 8 / 1024 + (e - s) / 64 / 1024))
+	fi
+	free0=$(($(node_meminfo_kb 0 MemFree) - cost))
+	[ $((want * 1024 + SPARE_KB)) -le "$free0" ] && return 0
+	msg "$want MiB from $dax would not fit into node 0 ($((free0 >> 10)) MiB free)"
+	return 1
+}
+
+# fill_case PCT [-l]: a device online_movable, a process holding PCT% of
+# it on its node; unbind; the memory is gone and the data intact.
+fill_case() {
+	local pct=$1 what="$1%${2:+ mlocked}" region line pages n rc
+	local lock=(${2:+"$2"}) bind_failed=
+
+	fill_ready=
+	kmem_reset
+	for region in "$big" "$small"; do
+		devdax_ns "$region"
+		if fill_size "$pct"; then
+			online_all || { bind_failed=1; break; }
+			fill_size "$pct" && { fill_ready=1; break; }
+		fi
+		kmem_reset
+	done
+	if [ -z "$fill_ready" ]; then
+		if [ -n "$bind_failed" ]; then
+			ktap_test_fail "$what: fill and verify (could not bind $dax online_movable)"
+		else
+			ktap_test_skip "$what: fill and verify (no region fits node 0)"
+		fi
+		ktap_test_skip "$what: unbind with the memory in use"
+		ktap_test_skip "$what: data intact after the migration"
+		return
+	fi
+
+	"$DAX_DIR/numa_fill" "${lock[@]}" -n "$node" -s $((RANDOM + 1)) "$want" \
+		>"$FILL_OUT" 2>&1 &
+	fill_pid=$!
+	filled() {
+		wait_line "$FILL_OUT" '^ready ' 600 "$fill_pid" ||
+			{ msg "numa_fill: $(tail -n 2 "$FILL_OUT" | tr '\n' ' ')"; return 1; }
+		line=$(grep '^ready ' "$FILL_OUT")
+		msg "numa_fill ${lock[*]} $want MiB: $line"
+		pages=$(kv "$line" pages)
+		eq "pages on node $node" "$(kv "$line" "node$node")" "$pages"
+	}
+	check "$what: $want MiB of $dax filled on node $node and verified" filled
+
+	unbind_in_use() {
+		local t0=$SECONDS
+
+		kmem_unbind "$dax" || return 1
+		msg "unbind took $((SECONDS - t0)) s"
+		kmem_gone "$s" "$e" "$base" && retained_empty
+	}
+	check "$what: unbind with the memory in use: memory gone, MemTotal at the baseline" \
+		unbind_in_use
+
+	intact() {
+		kill -USR1 "$fill_pid" 2>/dev/null
+		wait_exit "$fill_pid" 600
+		rc=$?
+		fill_pid=
+		line=$(grep '^done ' "$FILL_OUT")
+		msg "numa_fill: ${line:-$(tail -n 2 "$FILL_OUT" | tr '\n' ' ')}"
+		eq "numa_fill exit status" "$rc" 0 || return 1
+		n=$(kv "$line" "node$node")
+		eq "pages left on node $node" "$n" 0 &&
+			eq "pages on node 0" "$(kv "$line" node0)" "$pages"
+	}
+	check "$what: data intact, every page now on node 0" intact
+}
+
+fill_case 50
+fill_case 95
+fill_case 95 -l
+
+# --- the other ways out, memory online ---
+
+kmem_reset
+check "daxctl reconfigure-device --mode=devdax -f with the memory online" \
+	eval 'online_dev "$big" && run daxctl reconfigure-device -m devdax -f "$dax"'
+devdax_back() {
+	eq "$dax driver" "$(dax_driver "$dax")" device_dax &&
+		kmem_gone "$s" "$e" "$base" && retained_empty &&
+		eq "$dax in /proc/iomem" "$(iomem_lines "$dax" | wc -l)" 1
+}
+check "daxctl: back on device_dax, memory gone, MemTotal at the baseline" devdax_back
+
+kmem_reset
+check "modprobe -r kmem with the memory online: module unloaded" \
+	eval 'online_dev "$big" && run modprobe -r kmem && ! kmem_loaded'
+check "modprobe -r kmem: memory gone, MemTotal and /proc/iomem at the baseline" \
+	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax"'
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem again"
+
+# nd_dax_of NS: the nd-bus dax device that claims namespace NS.
+nd_dax_of() {
+	local d
+
+	for d in "$SYS_ND"/dax*; do
+		[ "$(read_word "$d/namespace")" = "$1" ] && basename "$d"
+	done
+}
+
+destroy_online() {
+	local out nd
+
+	online_dev "$big" || return 1
+	out=$(ndctl destroy-namespace -f "$ns" 2>&1)
+	if [ -e "$SYS_DAX/devices/$dax" ]; then
+		msg "ndctl destroy-namespace -f $ns refused:" \
+			"$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		blocks_census "$s" "$e"
+		eq "blocks online after the refusal" "$bc_online" "$bc_total" || return 1
+		nd=$(nd_dax_of "$ns")
+		msg "ndctl 76 refuses online system-ram: unbinding $nd from dax_pmem as it would"
+		expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || return 1
+		[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
+		run ndctl destroy-namespace -f "$ns" || return 1
+	fi
+	eq "namespaces left on $big" "$(ndctl list -N -r "$big" | tr -d ' \n')" ""
+}
+SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
+kmem_reset
+check "namespace destroyed with the memory online" destroy_online
+check "namespace destroyed: memory gone, MemTotal and /proc/iomem at the baseline" \
+	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty'
+
+disable_online() {
+	online_dev "$big" || return 1
+	# the device that comes back with the region is device_dax's again
+	sysfs_err "$KMEM_DRV/remove_id" "$dax" >/dev/null
+	run ndctl disable-region "$big" || return 1
+	if [ -e "$SYS_DAX/devices/$dax" ]; then
+		# ndctl 76 skips a region with online system-ram ("disabled 0
+		# regions"): take the region from its driver as ndctl would
+		msg "ndctl left $big enabled: unbinding it from nd_region"
+		sysfs_err /sys/bus/nd/drivers/nd_region/unbind "$big" >/dev/null
+	fi
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
+}
+kmem_reset
+check "ndctl disable-region with the memory online" disable_online
+check "region disabled: memory gone, MemTotal and /proc/iomem at the baseline" \
+	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty'
+enable_again() {
+	run ndctl enable-region "$big" || return 1
+	wait_until 30 test -e "$SYS_DAX/devices/$dax" || { msg "$dax did not come back"; return 1; }
+	eq "namespace on $big" "$(ndctl list -N -r "$big" | json_field dev)" "$ns" &&
+		kmem_gone "$s" "$e" "$base"
+}
+check "ndctl enable-region: namespace and $dax back, no memory added" enable_again
+
+# --- memory that cannot go: retained ---
+
+# only_fa_left: every block but the failing one ($fa) removed; MemTotal
+# and /proc/iomem count exactly that one, still below $dax.
+only_fa_left() {
+	local b rc=0
+
+	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+		if [ $((b * KMEM_MB)) = "$fa" ]; then
+			[ -d "$SYS_MEM/memory$b" ] || { msg "memory$b (failing) is gone"; rc=1; }
+		else
+			[ ! -d "$SYS_MEM/memory$b" ] || { msg "memory$b is still present"; rc=1; }
+		fi
+	done
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	eq "System RAM (kmem) in the range" "$(iomem_kmem_in "$s" "$e")" \
+		"$(printf '%x-%x' "$fa" $((fa + KMEM_MB - 1)))" || rc=1
+	return $rc
+}
+
+# retained_one: drivers/kmem/retained has one line, over the failing block,
+# as documented.
+retained_one() {
+	local lines rc=0
+
+	lines=$(kmem_retained)
+	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
+		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
+	msg "retained: $lines"
+	retained_parse "$lines" || return 1
+	if [ "$rt_start" -gt "$fa" ] || [ "$rt_end" -lt $((fa + KMEM_MB - 1)) ] ||
+	   [ "$rt_start" -lt "$s" ] || [ "$rt_end" -ge "$e" ]; then
+		msg "range does not cover the failing block or is not the device's"
+		rc=1
+	fi
+	eq "node" "$rt_node" "$node" || rc=1
+	eq "present_bytes" "$rt_present" "$KMEM_MB" || rc=1
+	[ "$rt_attempts" -ge 1 ] || { msg "attempts $rt_attempts"; rc=1; }
+	errno_is "$rt_errno" EBUSY 16 || { msg "errno $rt_errno, want EBUSY"; rc=1; }
+	[ $((rt_pfn * PAGE / KMEM_MB)) = $((fa / KMEM_MB)) ] ||
+		{ msg "pfn $(printf '%#x' "$rt_pfn") is not in the failing block"; rc=1; }
+	case $rt_reason in
+	*injected*) ;;
+	*) msg "reason '$rt_reason' does not say injected"; rc=1 ;;
+	esac
+	return $rc
+}
+
+retain() {
+	kmem_reset
+	online_dev "$small" || return 1
+	kmem_param_set unplug_retries 2 || return 1
+	fa=$(((e - s) / KMEM_MB / 2))
+	fa=$((s + fa * KMEM_MB))
+	msg "failing block $(printf '%#x' "$fa") of $(printf '%#x-%#x' "$s" $((e - 1)))"
+	kmem_fail_at "$fa" || return 1
+	kmsg_mark "retain-$$"
+	kmem_unbind "$dax" && only_fa_left
+}
+check "retained: unbind with one block failing: the others removed, that one kept" retain
+check "retained: listed in drivers/kmem/retained with node, errno, pfn, reason" retained_one
+
+log_names_it() {
+	local log rc=0 l
+
+	log=$(kmsg_since "retain-$$")
+	echo "$log" | grep -qiE "(0x)?0*($(printf '%x' "$fa")|$(printf '%x' "$rt_start"))" ||
+		{ msg "the kernel log does not name the range"; rc=1; }
+	echo "$log" | grep -qiE "pfn[=: ]*(0x)?0*$(printf '%x' "$rt_pfn")" ||
+		{ msg "the kernel log does not name the pfn"; rc=1; }
+	echo "$log" | grep -q injected || { msg "the kernel log does not give the reason"; rc=1; }
+	[ $rc = 0 ] || echo "$log" | grep -iE "kmem|dax" | tail -n 4 |
+		while read -r l; do msg "  $l"; done
+	return $rc
+}
+check "retained: the kernel log names the range, the reason and the pfn" log_names_it
+
+rmmod_refused() {
+	if modprobe -r kmem 2>/dev/null; then
+		msg "modprobe -r kmem succeeded with memory retained"
+		modprobe kmem
+		return 1
+	fi
+	kmem_loaded
+}
+check "retained: modprobe -r kmem fails" rmmod_refused
+
+readopt() {
+	local st rc=0
+
+	kmem_bind "$dax" || return 1
+	st=$(dax_state "$dax")
+	msg "state after the bind: $st, present_bytes $(kmem_attr "$dax" present_bytes)"
+	[ "$st" != unplugged ] || { msg "re-adopted memory not shown"; rc=1; }
+	retained_empty || rc=1
+	[ -d "$SYS_MEM/memory$((fa / KMEM_MB))" ] || { msg "the failing block is gone"; rc=1; }
+	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
+	return $rc
+}
+check "retained: bind kmem again: re-adopted (state not unplugged), retained empty" readopt
+check "retained: unbind again with the block still failing: retained again" \
+	eval 'kmem_param_set retry_max_delay_ms 1000 && kmem_unbind "$dax" && retained_one'
+
+retained_none() {
+	[ -z "$(kmem_retained)" ]
+}
+
+background() {
+	local t0=$SECONDS
+
+	kmem_fail_at 0 || return 1
+	wait_until 30 retained_none ||
+		{ msg "still retained after 30 s: $(kmem_retained)"; return 1; }
+	msg "removed by the background retry after $((SECONDS - t0)) s"
+	kmem_gone "$s" "$e" "$base" && iomem_clean "$dax"
+}
+check "retained: failure gone: the background retry removes it, MemTotal at the baseline" background
+check "retained: nothing left: modprobe -r kmem works" \
+	eval 'run modprobe -r kmem && ! kmem_loaded'
+
+cleanup
+ktap_finished

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * page_pin - hold a reference on memory of one NUMA node, in one of two
+ * ways that memory hot-remove treats differently.
+ *
+ * "page_pin -m vmsplice|iouring [-n NODE] [-p PFNFILE] SIZE": map SIZE
+ * bytes (a K, M or G suffix is allowed) of anonymous memory, bind it to
+ * NODE (default 1) with mbind(MPOL_BIND), touch every page, then:
+ *
+ * -m vmsplice: splice the buffer into a pipe with vmsplice(2), without
+ *   SPLICE_F_GIFT, and do not read it. The pipe holds a reference on each
+ *   page (one pipe slot a page: the pipe is sized with F_SETPIPE_SZ). Such
+ *   a page stays where it is and cannot be migrated while the pipe holds
+ *   it, so offlining its memory block retries migration until it gives up.
+ *
+ * -m iouring: register the buffer with io_uring as one fixed buffer
+ *   (IORING_REGISTER_BUFFERS, raw system calls, no liburing). That is a
+ *   long-term pin (FOLL_LONGTERM): the kernel first migrates pages out of
+ *   ZONE_MOVABLE, so afterwards they are no longer where they were
+ *   faulted in. Before registering it prints the placement as faulted:
+ *
+ *     faulted pages=<n> node0=<n> node1=<n> ... other=<n>
+ *
+ * Then it writes the page frame numbers of the buffer's pages to PFNFILE
+ * (one "0x..." a line, from /proc/self/pagemap: needs CAP_SYS_ADMIN) and
+ * prints, with the pages per node as move_pages(2) reports them:
+ *
+ *   ready pages=<n> node0=<n> node1=<n> ... other=<n>
+ *
+ * Then it waits for SIGUSR1 (blocked from the start, so it may come at any
+ * time), drains the pipe and checks what it reads, or unregisters the
+ * buffer and closes the ring, prints "released" and exits 0.
+ * Exit 1 when the drained data is not the buffer's, 2 on a setup error,
+ * 4 when io_uring_setup() fails ("io_uring_setup: <strerror>" on stderr:
+ * the caller tells a kernel without io_uring, or one where
+ * kernel.io_uring_disabled forbids it, from other failures).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/io_uring.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup	425
+#endif
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register	427
+#endif
+
+#define POLICY_BIND	2	/* MPOL_BIND of <linux/mempolicy.h> */
+#define MAX_NODES	64
+#define CHUNK		4096
+#define PFN_MASK	0x007fffffffffffffULL	/* pagemap bits 0-54 */
+#define PAGE_PRESENT	0x8000000000000000ULL	/* pagemap bit 63 */
+#define FILL		0x5a
+
+static void *chunk_pages[CHUNK];
+static int chunk_status[CHUNK];
+static uint64_t chunk_pfns[CHUNK];
+static unsigned long per_node[MAX_NODES];
+static unsigned long other;
+
+/* Count the pages of [p, p + len) per node into per_node[] and other. */
+static int placement(char *p, size_t len, size_t page)
+{
+	size_t n = len / page, i, j, cnt;
+
+	memset(per_node, 0, sizeof(per_node));
+	other = 0;
+	for (i = 0; i < n; i += cnt) {
+		cnt = n - i < CHUNK ? n - i : CHUNK;
+		for (j = 0; j < cnt; j++)
+			chunk_pages[j] = p + (i + j) * page;
+		if (syscall(SYS_move_pages, 0, cnt, chunk_pages, NULL,
+			    chunk_status, 0)) {
+			fprintf(stderr, "move_pages: %s\n", strerror(errno));
+			return -1;
+		}
+		for (j = 0; j < cnt; j++) {
+			if (chunk_status[j] >= 0 && chunk_status[j] < MAX_NODES)
+				per_node[chunk_status[j]]++;
+			else
+				other++;
+		}
+	}
+	return 0;
+}
+
+/* Print "@what pages=<n> node0=<n> ... other=<n>" for [p, p + len). */
+static int print_placement(const char *what, char *p, size_t len,
+			   size_t page, int node)
+{
+	int k, last = node;
+
+	if (placement(p, len, page))
+		return -1;
+	for (k = 0; k < MAX_NODES; k++)
+		if (per_node[k] && k > last)
+			last = k;
+	printf("%s pages=%zu", what, len / page);
+	for (k = 0; k <= last; k++)
+		printf(" node%d=%lu", k, per_node[k]);
+	printf(" other=%lu\n", other);
+	fflush(stdout);
+	return 0;
+}
+
+/* Write the pfn of every present page of [p, p + len) to @path. */
+static int write_pfns(const char *path, char *p, size_t len, size_t page)
+{
+	size_t n = len / page, i, j, cnt;
+	FILE *out;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0) {
+		fprintf(stderr, "pagemap: %s\n", strerror(errno));
+		return -1;
+	}
+	out = fopen(path, "w");
+	if (!out) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (i = 0; i < n; i += cnt) {
+		off_t off = (off_t)((uintptr_t)(p + i * page) / page) * 8;
+
+		cnt = n - i < CHUNK ? n - i : CHUNK;
+		if (pread(fd, chunk_pfns, cnt * 8, off) != (ssize_t)(cnt * 8)) {
+			fprintf(stderr, "pagemap read: %s\n", strerror(errno));
+			break;
+		}
+		for (j = 0; j < cnt; j++) {
+			if (!(chunk_pfns[j] & PAGE_PRESENT) ||
+			    !(chunk_pfns[j] & PFN_MASK))
+				continue;
+			fprintf(out, "%#llx\n",
+				(unsigned long long)(chunk_pfns[j] & PFN_MASK));
+		}
+	}
+	close(fd);
+	if (fclose(out) || i < n)
+		return -1;
+	return 0;
+}
+
+/* Splice all of [buf, buf + len) into a new pipe; its fds into @pfd. */
+static int pin_vmsplice(char *buf, size_t len, int pfd[2])
+{
+	size_t done = 0;
+	struct iovec iov;
+	ssize_t n;
+	int size;
+
+	if (len > INT_MAX) {
+		fprintf(stderr, "%zu bytes do not fit into a pipe\n", len);
+		return -1;
+	}
+	if (pipe(pfd)) {
+		fprintf(stderr, "pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	/* one slot per page: room for the whole buffer */
+	size = fcntl(pfd[1], F_SETPIPE_SZ, (int)len);
+	if (size < 0 || (size_t)size < len) {
+		fprintf(stderr, "F_SETPIPE_SZ %zu: %s\n", len,
+			size < 0 ? strerror(errno) : "too small");
+		return -1;
+	}
+	while (done < len) {
+		iov.iov_base = buf + done;
+		iov.iov_len = len - done;
+		/* never block: a full pipe is an error here */
+		n = vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK);
+		if (n <= 0) {
+			fprintf(stderr, "vmsplice at %zu of %zu: %s\n", done,
+				len, n < 0 ? strerror(errno) : "nothing taken");
+			return -1;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* Read the pipe empty; 1 if it did not hold @len bytes of FILL. */
+static int drain(int pfd[2], size_t len)
+{
+	static char tmp[1 << 16];
+	size_t done = 0, i;
+	ssize_t n;
+	int bad = 0;
+
+	close(pfd[1]);
+	while ((n = read(pfd[0], tmp, sizeof(tmp))) > 0) {
+		for (i = 0; i < (size_t)n; i++)
+			bad |= tmp[i] != FILL;
+		done += n;
+	}
+	if (n < 0) {
+		fprintf(stderr, "read from the pipe: %s\n", strerror(errno));
+		return 2;
+	}
+	close(pfd[0]);
+	if (bad || done != len) {
+		fprintf(stderr, "pipe gave %zu of %zu bytes%s\n", done, len,
+			bad ? ", not the buffer's" : "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Register [buf, buf + len) as a fixed buffer of a new ring: its fd. */
+static int pin_iouring(char *buf, size_t len)
+{
+	struct io_uring_params params;
+	struct iovec iov;
+	int ring;
+
+	memset(&params, 0, sizeof(params));
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0) {
+		/* the caller tells "not there" from other failures */
+		fprintf(stderr, "io_uring_setup: %s\n", strerror(errno));
+		return -4;
+	}
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		    &iov, 1)) {
+		fprintf(stderr, "IORING_REGISTER_BUFFERS: %s\n",
+			strerror(errno));
+		return -2;
+	}
+	return ring;
+}
+
+static int unpin_iouring(int ring)
+{
+	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+		    NULL, 0)) {
+		fprintf(stderr, "IORING_UNREGISTER_BUFFERS: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	close(ring);
+	return 0;
+}
+
+/* SIZE with an optional K, M or G suffix; 0 when it is not one. */
+static size_t parse_size(const char *s)
+{
+	static const char suffixes[] = "KMG";
+	const char *suffix;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return 0;
+	suffix = *end ? strchr(suffixes, *end) : NULL;
+	if (suffix) {
+		v <<= 10 * (suffix - suffixes + 1);
+		end++;
+	}
+	return *end ? 0 : v;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long mask[2] = { 0, 0 };
+	const char *pfn_file = NULL, *mode = NULL;
+	int opt, node = 1, sig, rc, ring = -1;
+	int pfd[2] = { -1, -1 };
+	size_t len, page;
+	sigset_t set;
+	char *buf;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return 2;
+
+	while ((opt = getopt(argc, argv, "m:n:p:")) != -1) {
+		switch (opt) {
+		case 'm':
+			mode = optarg;
+			break;
+		case 'n':
+			node = atoi(optarg);
+			break;
+		case 'p':
+			pfn_file = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!mode || (strcmp(mode, "vmsplice") && strcmp(mode, "iouring")))
+		goto usage;
+	if (optind != argc - 1 || node < 0 || node >= MAX_NODES)
+		goto usage;
+	page = sysconf(_SC_PAGESIZE);
+	len = parse_size(argv[optind]);
+	len -= len % page;
+	if (!len)
+		goto usage;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		fprintf(stderr, "mmap %zu: %s\n", len, strerror(errno));
+		return 2;
+	}
+	/* base pages: one pfn a page, one pipe slot a page */
+	madvise(buf, len, MADV_NOHUGEPAGE);
+	mask[0] = 1UL << node;
+	if (syscall(SYS_mbind, buf, len, POLICY_BIND, mask, MAX_NODES + 1, 0)) {
+		fprintf(stderr, "mbind node %d: %s\n", node, strerror(errno));
+		return 2;
+	}
+	memset(buf, FILL, len);
+
+	if (!strcmp(mode, "vmsplice")) {
+		if (pin_vmsplice(buf, len, pfd))
+			return 2;
+	} else {
+		if (print_placement("faulted", buf, len, page, node))
+			return 2;
+		ring = pin_iouring(buf, len);
+		if (ring < 0)
+			return -ring;
+	}
+
+	if (pfn_file && write_pfns(pfn_file, buf, len, page))
+		return 2;
+	if (print_placement("ready", buf, len, page, node))
+		return 2;
+
+	if (sigwait(&set, &sig))
+		return 2;
+
+	rc = ring >= 0 ? unpin_iouring(ring) : drain(pfd, len);
+	if (rc)
+		return rc;
+	munmap(buf, len);
+	printf("released\n");
+	fflush(stdout);
+	return 0;
+
+usage:
+	fprintf(stderr,
+		"usage: %s -m vmsplice|iouring [-n NODE] [-p PFNFILE] SIZE[K|M|G]\n",
+		argv[0]);
+	return 2;
+}
