@@ -282,6 +282,24 @@ static int kmem_block_of(struct kmem_dev *kdev, u64 addr)
 	return -1;
 }
 
+/* The last byte of the device's last range: its span ends there. */
+static u64 kmem_span_end(struct kmem_dev *kdev)
+{
+	struct kmem_range *last = &kdev->ranges[kdev->nr_ranges - 1];
+
+	return last->start + last->size - 1;
+}
+
+static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
+{
+	struct kmem_failure f;
+
+	spin_lock(&kdev->stat_lock);
+	f = kdev->last;
+	spin_unlock(&kdev->stat_lock);
+	return f;
+}
+
 /* The device state derived from its blocks; needs kdev->stat_lock. */
 static enum kmem_state kmem_state_of(struct kmem_dev *kdev)
 {
@@ -309,6 +327,14 @@ static enum kmem_state kmem_state(struct kmem_dev *kdev)
 	state = kmem_state_of(kdev);
 	spin_unlock(&kdev->stat_lock);
 	return state;
+}
+
+/* Whether reads say "online" rather than the zone: the word used to plug. */
+static void kmem_set_want_online(struct kmem_dev *kdev, bool want_online)
+{
+	spin_lock(&kdev->stat_lock);
+	kdev->want_online = want_online;
+	spin_unlock(&kdev->stat_lock);
 }
 
 static enum mmop kmem_state_mmop(enum kmem_state state)
@@ -470,9 +496,7 @@ static int kmem_plug_all(struct kmem_dev *kdev, enum kmem_state want)
 	int rc = 0;
 
 	lockdep_assert_held(&kdev->lock);
-	spin_lock(&kdev->stat_lock);
-	kdev->want_online = want == KMEM_S_ONLINE;
-	spin_unlock(&kdev->stat_lock);
+	kmem_set_want_online(kdev, want == KMEM_S_ONLINE);
 
 	for (idx = 0; idx < kdev->nr_blocks; idx++) {
 		rc = kmem_plug_block(kdev, idx, type);
@@ -497,9 +521,7 @@ static int kmem_plug_all(struct kmem_dev *kdev, enum kmem_state want)
 			pr_err("%s: block %#llx: rollback failed, the block stays\n",
 			       kdev->name, kmem_block_addr(kdev, idx));
 	}
-	spin_lock(&kdev->stat_lock);
-	kdev->want_online = false;
-	spin_unlock(&kdev->stat_lock);
+	kmem_set_want_online(kdev, false);
 	return rc;
 }
 
@@ -531,9 +553,7 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 			break;
 	}
 	if (!rc) {
-		spin_lock(&kdev->stat_lock);
-		kdev->want_online = false;
-		spin_unlock(&kdev->stat_lock);
+		kmem_set_want_online(kdev, false);
 		goto out;
 	}
 
@@ -560,6 +580,7 @@ static unsigned int kmem_unplug_round(struct kmem_dev *kdev)
 {
 	unsigned int idx = kdev->nr_blocks, removed = 0;
 
+	lockdep_assert_held(&kdev->lock);
 	while (idx--) {
 		if (kmem_bstate(kdev, idx) == KMEM_B_UNPLUGGED)
 			continue;
@@ -652,7 +673,7 @@ static const struct attribute_group kmem_state_group = {
 	.attrs = kmem_state_attrs,
 };
 
-static u64 kmem_bytes(struct kmem_dev *kdev, unsigned int blocks)
+static u64 kmem_bytes(unsigned int blocks)
 {
 	return (u64)blocks * kmem_block_size;
 }
@@ -662,7 +683,7 @@ static ssize_t present_bytes_show(struct device *dev,
 {
 	struct kmem_dev *kdev = to_kmem_dev(dev);
 
-	return sysfs_emit(buf, "%llu\n", kmem_bytes(kdev, kmem_nr_present(kdev)));
+	return sysfs_emit(buf, "%llu\n", kmem_bytes(kmem_nr_present(kdev)));
 }
 static DEVICE_ATTR_RO(present_bytes);
 
@@ -675,7 +696,7 @@ static ssize_t kmem_count_show(struct device *dev, char *buf,
 	spin_lock(&kdev->stat_lock);
 	nr = kdev->count[state];
 	spin_unlock(&kdev->stat_lock);
-	return sysfs_emit(buf, "%llu\n", kmem_bytes(kdev, nr));
+	return sysfs_emit(buf, "%llu\n", kmem_bytes(nr));
 }
 
 static ssize_t online_kernel_bytes_show(struct device *dev,
@@ -694,16 +715,24 @@ static ssize_t online_movable_bytes_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(online_movable_bytes);
 
+/* Show @counter, one of kdev's figures, read under kdev->stat_lock. */
+static ssize_t kmem_counter_show(struct kmem_dev *kdev,
+				 const unsigned long *counter, char *buf)
+{
+	unsigned long nr;
+
+	spin_lock(&kdev->stat_lock);
+	nr = *counter;
+	spin_unlock(&kdev->stat_lock);
+	return sysfs_emit(buf, "%lu\n", nr);
+}
+
 static ssize_t offline_attempts_show(struct device *dev,
 				     struct device_attribute *attr, char *buf)
 {
 	struct kmem_dev *kdev = to_kmem_dev(dev);
-	unsigned long nr;
 
-	spin_lock(&kdev->stat_lock);
-	nr = kdev->offline_attempts;
-	spin_unlock(&kdev->stat_lock);
-	return sysfs_emit(buf, "%lu\n", nr);
+	return kmem_counter_show(kdev, &kdev->offline_attempts, buf);
 }
 static DEVICE_ATTR_RO(offline_attempts);
 
@@ -711,24 +740,16 @@ static ssize_t offline_failures_show(struct device *dev,
 				     struct device_attribute *attr, char *buf)
 {
 	struct kmem_dev *kdev = to_kmem_dev(dev);
-	unsigned long nr;
 
-	spin_lock(&kdev->stat_lock);
-	nr = kdev->offline_failures;
-	spin_unlock(&kdev->stat_lock);
-	return sysfs_emit(buf, "%lu\n", nr);
+	return kmem_counter_show(kdev, &kdev->offline_failures, buf);
 }
 static DEVICE_ATTR_RO(offline_failures);
 
 static ssize_t last_failure_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
-	struct kmem_dev *kdev = to_kmem_dev(dev);
-	struct kmem_failure last;
+	struct kmem_failure last = kmem_last_failure(to_kmem_dev(dev));
 
-	spin_lock(&kdev->stat_lock);
-	last = kdev->last;
-	spin_unlock(&kdev->stat_lock);
 	if (!last.err)
 		return sysfs_emit(buf, "none\n");
 	return sysfs_emit(buf, "errno=%d pfn=%#lx block=%#llx reason=%s\n",
@@ -764,8 +785,6 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 
 	mutex_lock(&kmem_retained_lock);
 	list_for_each_entry(kdev, &kmem_retained_list, retained) {
-		struct kmem_range *first = &kdev->ranges[0];
-		struct kmem_range *last = &kdev->ranges[kdev->nr_ranges - 1];
 		unsigned int present;
 		struct kmem_failure f;
 		unsigned long tries;
@@ -777,9 +796,9 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 		spin_unlock(&kdev->stat_lock);
 		len += sysfs_emit_at(buf, len,
 				     "%llx-%llx node=%d present_bytes=%llu attempts=%lu errno=%d pfn=%#lx reason=%s\n",
-				     first->start,
-				     last->start + last->size - 1, kdev->nid,
-				     kmem_bytes(kdev, present), tries, f.err,
+				     kdev->ranges[0].start, kmem_span_end(kdev),
+				     kdev->nid,
+				     kmem_bytes(present), tries, f.err,
 				     f.pfn, f.reason ?: "none");
 	}
 	mutex_unlock(&kmem_retained_lock);
@@ -832,10 +851,10 @@ static void kmem_free(struct kmem_dev *kdev)
  */
 static void kmem_abandon(struct kmem_dev *kdev)
 {
-	struct kmem_failure f = kdev->last;
+	struct kmem_failure f = kmem_last_failure(kdev);
 
 	pr_err("%s: %llu bytes stay System RAM until reboot: module unloaded (errno=%d pfn=%#lx reason=%s)\n",
-	       kdev->name, kmem_bytes(kdev, kmem_nr_present(kdev)), f.err,
+	       kdev->name, kmem_bytes(kmem_nr_present(kdev)), f.err,
 	       f.pfn, f.reason ?: "none");
 	unregister_memory_notifier(&kdev->nb);
 	WRITE_ONCE(kmem_abandoned, true);
@@ -1143,7 +1162,7 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 		mutex_unlock(&old->lock);
 		dev_set_drvdata(dev, old);
 		dev_info(dev, "re-adopted %llu bytes of retained memory\n",
-			 kmem_bytes(old, kmem_nr_present(old)));
+			 kmem_bytes(kmem_nr_present(old)));
 		return 0;
 	}
 
@@ -1193,18 +1212,13 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 	kmem_unplug_bounded(kdev);
 	left = kmem_nr_present(kdev);
 	if (left) {
-		struct kmem_failure f;
+		struct kmem_failure f = kmem_last_failure(kdev);
 
-		spin_lock(&kdev->stat_lock);
-		f = kdev->last;
-		spin_unlock(&kdev->stat_lock);
 		err = f.err;
 		dev_warn(dev,
 			 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed (errno=%d pfn=%#lx reason=%s); retrying in the background\n",
-			 kmem_bytes(kdev, left), kdev->ranges[0].start,
-			 kdev->ranges[kdev->nr_ranges - 1].start +
-			 kdev->ranges[kdev->nr_ranges - 1].size - 1,
-			 f.err, f.pfn, f.reason ?: "none");
+			 kmem_bytes(left), kdev->ranges[0].start,
+			 kmem_span_end(kdev), f.err, f.pfn, f.reason ?: "none");
 	}
 	kdev->dev_dax = NULL;
 	trace_kmem_transition(kdev->name, kmem_state_names[from],
