@@ -28,14 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define POLICY_BIND	2	/* MPOL_BIND of <linux/mempolicy.h> */
-#define MAX_NODES	64
-#define CHUNK		4096
-
-static void *chunk_pages[CHUNK];
-static int chunk_status[CHUNK];
-static unsigned long per_node[MAX_NODES];
-static unsigned long other;
+#include "numa_pages.h"
 
 static uint64_t word(uint64_t seed, uint64_t i)
 {
@@ -47,43 +40,6 @@ static uint64_t word(uint64_t seed, uint64_t i)
 }
 
 /* Count the pages of [p, p + len) per node into per_node[] and other. */
-static int placement(char *p, size_t len, size_t page)
-{
-	size_t n = len / page, i, j, cnt;
-
-	memset(per_node, 0, sizeof(per_node));
-	other = 0;
-	for (i = 0; i < n; i += cnt) {
-		cnt = n - i < CHUNK ? n - i : CHUNK;
-		for (j = 0; j < cnt; j++)
-			chunk_pages[j] = p + (i + j) * page;
-		if (syscall(SYS_move_pages, 0, cnt, chunk_pages, NULL,
-			    chunk_status, 0)) {
-			fprintf(stderr, "move_pages: %s\n", strerror(errno));
-			return -1;
-		}
-		for (j = 0; j < cnt; j++) {
-			if (chunk_status[j] >= 0 && chunk_status[j] < MAX_NODES)
-				per_node[chunk_status[j]]++;
-			else
-				other++;
-		}
-	}
-	return 0;
-}
-
-static void print_nodes(int node)
-{
-	int k, last = node;
-
-	for (k = 0; k < MAX_NODES; k++)
-		if (per_node[k])
-			last = k > last ? k : last;
-	for (k = 0; k <= last; k++)
-		printf(" node%d=%lu", k, per_node[k]);
-	printf(" other=%lu", other);
-}
-
 /* Check every word; return how many differ, set *sum. */
 static uint64_t check(const uint64_t *w, uint64_t n, uint64_t seed,
 		      uint64_t *sum)
@@ -102,7 +58,6 @@ static uint64_t check(const uint64_t *w, uint64_t n, uint64_t seed,
 int main(int argc, char **argv)
 {
 	uint64_t *w, i, n, seed = 0x5eed, sum, bad;
-	unsigned long mask[2] = { 0, 0 };
 	int opt, node = 1, lock = 0, sig;
 	size_t len, page;
 	sigset_t set;
@@ -134,17 +89,9 @@ int main(int argc, char **argv)
 	if (!len)
 		goto usage;
 
-	w = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w == MAP_FAILED) {
-		fprintf(stderr, "mmap %zu: %s\n", len, strerror(errno));
+	w = map_on_node(len, node);
+	if (w == MAP_FAILED)
 		return 2;
-	}
-	mask[0] = 1UL << node;
-	if (syscall(SYS_mbind, w, len, POLICY_BIND, mask, MAX_NODES + 1, 0)) {
-		fprintf(stderr, "mbind node %d: %s\n", node, strerror(errno));
-		return 2;
-	}
 	n = len / sizeof(*w);
 	for (i = 0; i < n; i++)
 		w[i] = word(seed, i);

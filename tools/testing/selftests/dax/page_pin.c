@@ -50,6 +50,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "numa_pages.h"
+
 #ifndef __NR_io_uring_setup
 #define __NR_io_uring_setup	425
 #endif
@@ -57,60 +59,21 @@
 #define __NR_io_uring_register	427
 #endif
 
-#define POLICY_BIND	2	/* MPOL_BIND of <linux/mempolicy.h> */
-#define MAX_NODES	64
-#define CHUNK		4096
 #define PFN_MASK	0x007fffffffffffffULL	/* pagemap bits 0-54 */
 #define PAGE_PRESENT	0x8000000000000000ULL	/* pagemap bit 63 */
 #define FILL		0x5a
 
-static void *chunk_pages[CHUNK];
-static int chunk_status[CHUNK];
 static uint64_t chunk_pfns[CHUNK];
-static unsigned long per_node[MAX_NODES];
-static unsigned long other;
 
 /* Count the pages of [p, p + len) per node into per_node[] and other. */
-static int placement(char *p, size_t len, size_t page)
-{
-	size_t n = len / page, i, j, cnt;
-
-	memset(per_node, 0, sizeof(per_node));
-	other = 0;
-	for (i = 0; i < n; i += cnt) {
-		cnt = n - i < CHUNK ? n - i : CHUNK;
-		for (j = 0; j < cnt; j++)
-			chunk_pages[j] = p + (i + j) * page;
-		if (syscall(SYS_move_pages, 0, cnt, chunk_pages, NULL,
-			    chunk_status, 0)) {
-			fprintf(stderr, "move_pages: %s\n", strerror(errno));
-			return -1;
-		}
-		for (j = 0; j < cnt; j++) {
-			if (chunk_status[j] >= 0 && chunk_status[j] < MAX_NODES)
-				per_node[chunk_status[j]]++;
-			else
-				other++;
-		}
-	}
-	return 0;
-}
-
-/* Print "@what pages=<n> node0=<n> ... other=<n>" for [p, p + len). */
 static int print_placement(const char *what, char *p, size_t len,
 			   size_t page, int node)
 {
-	int k, last = node;
-
 	if (placement(p, len, page))
 		return -1;
-	for (k = 0; k < MAX_NODES; k++)
-		if (per_node[k] && k > last)
-			last = k;
 	printf("%s pages=%zu", what, len / page);
-	for (k = 0; k <= last; k++)
-		printf(" node%d=%lu", k, per_node[k]);
-	printf(" other=%lu\n", other);
+	print_nodes(node);
+	printf("\n");
 	fflush(stdout);
 	return 0;
 }
@@ -279,7 +242,6 @@ static size_t parse_size(const char *s)
 
 int main(int argc, char **argv)
 {
-	unsigned long mask[2] = { 0, 0 };
 	const char *pfn_file = NULL, *mode = NULL;
 	int opt, node = 1, sig, rc, ring = -1;
 	int pfd[2] = { -1, -1 };
@@ -317,19 +279,11 @@ int main(int argc, char **argv)
 	if (!len)
 		goto usage;
 
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED) {
-		fprintf(stderr, "mmap %zu: %s\n", len, strerror(errno));
+	buf = map_on_node(len, node);
+	if (buf == MAP_FAILED)
 		return 2;
-	}
 	/* base pages: one pfn a page, one pipe slot a page */
 	madvise(buf, len, MADV_NOHUGEPAGE);
-	mask[0] = 1UL << node;
-	if (syscall(SYS_mbind, buf, len, POLICY_BIND, mask, MAX_NODES + 1, 0)) {
-		fprintf(stderr, "mbind node %d: %s\n", node, strerror(errno));
-		return 2;
-	}
 	memset(buf, FILL, len);
 
 	if (!strcmp(mode, "vmsplice")) {
