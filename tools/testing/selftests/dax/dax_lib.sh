@@ -643,14 +643,41 @@ kmem_gone() {
 # iomem_is COPY: /proc/iomem is exactly COPY (taken earlier with
 # $(cat /proc/iomem)); else the lines that differ are printed.
 iomem_is() {
-	local now l
+	same_text "/proc/iomem (against the baseline)" "$1" "$(cat /proc/iomem)"
+}
 
-	now=$(cat /proc/iomem)
-	[ "$now" = "$1" ] && return 0
-	msg "/proc/iomem differs from the baseline:"
-	diff <(echo "$1") <(echo "$now") | grep '^[-+][^-+]' | head -n 8 |
+# same_text WHAT BEFORE NOW: BEFORE and NOW are the same text; else up to
+# eight lines that differ are printed, < before and > now.
+same_text() {
+	local l
+
+	[ "$2" = "$3" ] && return 0
+	msg "$1 differs:"
+	diff <(echo "$2") <(echo "$3") | grep '^[<>]' | head -n 8 |
 		while read -r l; do msg "  $l"; done
 	return 1
+}
+
+# kmem_rmmod_refused: "modprobe -r kmem" fails, as it must while the module
+# tracks retained memory (if it unloads, it is loaded again and this fails).
+kmem_rmmod_refused() {
+	if modprobe -r kmem 2>/dev/null; then
+		msg "modprobe -r kmem succeeded with memory retained"
+		modprobe kmem
+		return 1
+	fi
+	kmem_loaded
+}
+
+# kmem_new_device: a new devdax namespace on $region (new_devdax sets dax,
+# s, e), the baseline MemTotal in base, its number of whole memory blocks
+# in nb and its node in node, said in one line.
+kmem_new_device() {
+	base=$(meminfo_kb MemTotal)
+	new_devdax
+	nb=$(((e - s) / KMEM_MB))
+	node=$(dax_attr "$dax" target_node)
+	msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
 }
 
 # kmem_retained: the lines of drivers/kmem/retained (nothing when the file

@@ -74,17 +74,11 @@ snapshot() {
 
 # unchanged_by CMD...: CMD succeeds and the snapshot is the same after it.
 unchanged_by() {
-	local before after rc=0 l
+	local before rc=0
 
 	before=$(snapshot)
 	"$@" || rc=1
-	after=$(snapshot)
-	if [ "$before" != "$after" ]; then
-		msg "changed by the write:"
-		diff <(echo "$before") <(echo "$after") | grep '^[-+][^-+]' | head -n 8 |
-			while read -r l; do msg "  $l"; done
-		rc=1
-	fi
+	same_text "the state after the write" "$before" "$(snapshot)" || rc=1
 	return $rc
 }
 

@@ -168,7 +168,7 @@ one_cycle() {
 	iomem_now
 	if [ "$IOMEM" != "$IOMEM_BASE" ]; then
 		note iomem_bad "/proc/iomem differs: $(diff <(echo "$IOMEM_BASE") <(echo "$IOMEM") |
-			grep '^[-+][^-+]' | head -n 3 | tr '\n' '|')"
+			grep '^[<>]' | head -n 3 | tr '\n' '|')"
 	fi
 	[ -n "$ok" ] || bring_back
 }

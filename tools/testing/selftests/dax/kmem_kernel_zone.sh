@@ -53,13 +53,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-base=$(meminfo_kb MemTotal)
-new_devdax
-nb=$(((e - s) / KMEM_MB))
-node=$(dax_attr "$dax" target_node)
+kmem_new_device
 ST=$SYS_DAX/devices/$dax/state
 POL=$SYS_DAX/devices/$dax/online_policy
-msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
 
 # w WANT WORD: writing WORD to the state file gives WANT.
 w() {
@@ -77,14 +73,7 @@ picture() {
 # unchanged_since PICTURE: the picture now is PICTURE; else what differs
 # is printed.
 unchanged_since() {
-	local now l
-
-	now=$(picture)
-	[ "$now" = "$1" ] && return 0
-	msg "changed since before the write:"
-	diff <(echo "$1") <(echo "$now") | grep '^[<>]' | head -n 8 |
-		while read -r l; do msg "  $l"; done
-	return 1
+	same_text "the picture since before the write" "$1" "$(picture)"
 }
 
 # present_normal: every present block of the device is online in
@@ -277,18 +266,10 @@ log_names_it() {
 check "unbind: the kernel log has 'retaining ... [mem ...]' with errno, pfn and reason" \
 	log_names_it
 
-rmmod_refused() {
-	if modprobe -r kmem 2>/dev/null; then
-		msg "modprobe -r kmem succeeded with memory retained"
-		modprobe kmem
-		return 1
-	fi
-	kmem_loaded
-}
 if [ "$left" = 0 ]; then
 	ktap_test_skip "memory retained: modprobe -r kmem fails: nothing retained"
 else
-	check "memory retained: modprobe -r kmem fails" rmmod_refused
+	check "memory retained: modprobe -r kmem fails" kmem_rmmod_refused
 fi
 
 # readopt: bind again (online_policy unplugged: a bind that finds nothing

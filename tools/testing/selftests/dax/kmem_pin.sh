@@ -65,12 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-base=$(meminfo_kb MemTotal)
-new_devdax
-nb=$(((e - s) / KMEM_MB))
-node=$(dax_attr "$dax" target_node)
+kmem_new_device
 POL=$SYS_DAX/devices/$dax/online_policy
-msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
 # the baseline: the device bound to no driver
 IOMEM0=$(cat /proc/iomem)
@@ -216,15 +212,6 @@ others_gone() {
 	return $rc
 }
 
-rmmod_refused() {
-	if modprobe -r kmem 2>/dev/null; then
-		msg "modprobe -r kmem succeeded with memory retained"
-		modprobe kmem
-		return 1
-	fi
-	kmem_loaded
-}
-
 # readopt: bind again: the retained blocks are the device's again, as
 # they were (same blocks, online_movable), nothing added.
 readopt() {
@@ -257,7 +244,7 @@ if [ -n "$pinned" ]; then
 	check "pin held, unbind: every other block removed" others_gone
 	check "pin held, unbind: MemTotal and /proc/iomem count exactly the retained blocks" \
 		kmem_settled "$s" "$e" kmem_consistent "$dax" "$s" "$e" "$base"
-	check "pin held, memory retained: modprobe -r kmem fails" rmmod_refused
+	check "pin held, memory retained: modprobe -r kmem fails" kmem_rmmod_refused
 	check "pin held, bind again: retained memory re-adopted, same blocks, retained empty" \
 		readopt
 	check "pin held, unbind again: retained again" unbind_again

@@ -91,11 +91,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-base=$(meminfo_kb MemTotal)
-new_devdax
-nb=$(((e - s) / KMEM_MB))
+kmem_new_device
 ST=$SYS_DAX/devices/$dax/state
-msg "$dax on $region: $nb blocks at $(printf '%#x' "$s"), $DURATION s of racing"
+msg "$DURATION s of racing"
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
 IOMEM_BASE=$(cat /proc/iomem)
 

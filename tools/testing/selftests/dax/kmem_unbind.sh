@@ -373,15 +373,7 @@ log_names_it() {
 }
 check "retained: the kernel log names the range, the reason and the pfn" log_names_it
 
-rmmod_refused() {
-	if modprobe -r kmem 2>/dev/null; then
-		msg "modprobe -r kmem succeeded with memory retained"
-		modprobe kmem
-		return 1
-	fi
-	kmem_loaded
-}
-check "retained: modprobe -r kmem fails" rmmod_refused
+check "retained: modprobe -r kmem fails" kmem_rmmod_refused
 
 readopt() {
 	local st rc=0
