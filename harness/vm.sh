@@ -50,7 +50,9 @@ done
 accel=(-accel tcg -cpu max,la57=off)
 [ "${KMEM_KVM:-0}" = 1 ] && accel=(-enable-kvm -cpu host)
 
-cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot kmemtest.mode=$mode"
+# memmap_on_memory only takes effect for dax devices that ask for it
+# (daxX.Y/memmap_on_memory); kmem_memmap.sh does
+cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode"
 [ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2

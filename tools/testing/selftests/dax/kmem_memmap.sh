@@ -1,0 +1,70 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# memmap_on_memory: with daxX.Y/memmap_on_memory set, every memory block
+# kmem adds carries its own memmap (1/64 of the block) at its start, so
+# MemTotal grows by 63/64 of the blocks. Removing such memory goes through
+# the per-block altmap path of try_remove_memory(), which patch 0006
+# reordered: it is exercised both by "unplugged" and by an unbind with the
+# memory online, and must leave MemTotal and /proc/iomem at the baseline.
+# Needs memory_hotplug.memmap_on_memory=1 on the kernel command line (the
+# test VM sets it); without it the test is skipped.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write
+require_region small
+
+MOM=/sys/module/memory_hotplug/parameters/memmap_on_memory
+
+ktap_print_header
+if [ "$(read_word "$MOM")" != Y ]; then
+	ktap_skip_all "memory_hotplug.memmap_on_memory is not enabled"
+	exit "$KSFT_SKIP"
+fi
+ktap_set_plan 5
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+
+cleanup() {
+	kmem_reset
+}
+trap cleanup EXIT
+
+kmem_new_device
+dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax"
+IOMEM0=$(cat /proc/iomem)
+ST=$SYS_DAX/devices/$dax/state
+# what onlining adds: every block minus its memmap (64 bytes per 4 KiB page)
+added_kb=$((nb * (KMEM_MB - KMEM_MB / 64) / 1024))
+
+check "memmap_on_memory set on the unbound $dax" \
+	expect_write OK "$SYS_DAX/devices/$dax/memmap_on_memory" 1
+
+bound_movable() {
+	expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable &&
+		kmem_bind "$dax" &&
+		eq state "$(dax_state "$dax")" online_movable &&
+		blocks_are online && zones_are Movable &&
+		memtotal_grew_by "$added_kb"
+}
+check "bound online_movable: MemTotal grew by the blocks less their memmap" bound_movable
+
+gone() {
+	blocks_census "$s" "$e"
+	eq "memory blocks present" "$bc_present" 0 && memtotal_is "$base"
+}
+check "state unplugged: every block and its memmap removed, MemTotal at the baseline" \
+	eval 'expect_write OK "$ST" unplugged && gone'
+
+unbind_online() {
+	expect_write OK "$ST" online_movable && memtotal_grew_by "$added_kb" &&
+		kmem_unbind "$dax" && gone
+}
+check "unbind with the memory online: everything removed" unbind_online
+check "/proc/iomem equal to the baseline, nothing retained" \
+	eval 'iomem_is "$IOMEM0" && retained_empty'
+ktap_finished
