@@ -4,6 +4,7 @@
 #
 #   make          install what is missing, assemble, build, boot the demo VM
 #   make check    static checks, build what is stale, run the selftests in the VM
+#   make bench    stock 6.12 against the series, results in results/bench/
 
 # The base, pinned here and nowhere else.
 BASE_PKG     := linux-source-6.12
@@ -16,7 +17,7 @@ export BASE_PKG BASE_VERSION TOP BUILD JOBS
 
 H := $(TOP)/harness
 
-.PHONY: all demo deps assemble kernel initramfs check static vmcheck test shell clean distclean
+.PHONY: all demo deps assemble kernel initramfs check check-stock bench static vmcheck test shell clean distclean
 
 all: demo
 
@@ -39,6 +40,17 @@ demo: initramfs
 # harness/mutants/name.patch (a deliberate breakage) first.
 check:
 	@$(H)/check.sh
+
+# The same selftests on the stock kernel (the base, empty queue, upstream's
+# kmem), built from the same config in build/stock/: shows which tests the
+# series makes pass, e.g. make check-stock T=kmem_unbind.sh
+check-stock:
+	@KMEM_VARIANT=stock $(H)/check.sh
+
+# The stock kernel against the series (same base, same config without the
+# debugging, same VM and workloads): results/bench/README.md and bench.png.
+bench: deps
+	@$(H)/bench.sh
 
 shell: initramfs
 	@$(H)/vm.sh shell

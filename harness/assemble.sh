@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Assemble $BUILD/linux = base + patches/series (quilt) + owned files.
+# Assemble $SRC = base + patches/series (quilt) + owned files (for
+# KMEM_VARIANT=stock: base + the test config and the selftests only).
 #
 # The base tarball is unpacked once into $BUILD/base/<version>/ and copied to
 # $BUILD/linux once. After that every run is incremental:
@@ -70,7 +71,8 @@ export QUILT_PATCHES="$TOP/patches" QUILT_PC=.pc
 series="$TOP/patches/series"
 want=$(mktemp)
 trap 'rm -f "$want"' EXIT
-if [ -f "$series" ]; then
+# The stock variant keeps the queue empty: the base as Debian ships it.
+if [ -f "$series" ] && [ "$KMEM_VARIANT" = series ]; then
 	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$series" | awk '{print $1}' |
 	while read -r p; do
 		[ -f "$TOP/patches/$p" ] || die "patches/series names $p, which does not exist"
@@ -91,6 +93,11 @@ rm -f "$have.quilt"
 
 # Owned files may not be patched: an owned file is replaced wholly.
 owned=$(owned_files)
+if [ "$KMEM_VARIANT" = stock ]; then
+	# Only what configures and tests the kernel, never what changes it.
+	owned=$(grep -E '^(kernel/configs/|tools/testing/selftests/)' <<<"$owned" || true)
+	[ -z "${MUTANT:-}" ] || die "MUTANT applies to the series, not to the stock kernel"
+fi
 while read -r p _; do
 	for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$TOP/patches/$p"); do
 		if grep -qxF "$f" <<<"$owned"; then
@@ -184,4 +191,4 @@ if [ -n "${MUTANT:-}" ]; then
 	echo "$MUTANT" >"$SRC/.kmem-mutant"
 fi
 [ -z "${MUTANT:-}" ] || progress mutant "*** $MUTANT applied: this tree is broken on purpose ***"
-progress assemble "$SRC: $(wc -l <"$have") patch(es), $(grep -c . "$list" || true) owned file(s) ($n newly linked)"
+progress assemble "$KMEM_VARIANT $SRC: $(wc -l <"$have") patch(es), $(grep -c . "$list" || true) owned file(s) ($n newly linked)"

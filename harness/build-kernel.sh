@@ -8,35 +8,45 @@ TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 
-fragment="$SRC/kernel/configs/dax-kmem-test.config"
 log="$LOGS/kernel-build.log"
 mkdir -p "$OBJ"
+fragments=()
+for f in $CONFIG_FRAGMENTS; do
+	fragments+=("kernel/configs/$f")
+done
 
 ccache -M 10G >/dev/null 2>&1 || true
 
 # --- configuration ----------------------------------------------------------
-inputs="$SRC/arch/x86/configs/x86_64_defconfig $SRC/kernel/configs/kvm_guest.config $fragment"
-sum=$(cat $inputs | sha256sum | cut -c1-16)
+inputs=("$SRC/arch/x86/configs/x86_64_defconfig" "$SRC/kernel/configs/kvm_guest.config")
+inputs+=("${fragments[@]/#/$SRC/}")
+sum=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
 if [ "$(cat "$OBJ/.kmem-config-inputs" 2>/dev/null)" != "$sum" ] || [ ! -f "$OBJ/.config" ]; then
-	progress config "x86_64_defconfig + kvm_guest.config + dax-kmem-test.config"
+	progress config "x86_64_defconfig + kvm_guest.config + $CONFIG_FRAGMENTS"
 	"${KMAKE[@]}" x86_64_defconfig >"$LOGS/config.log" 2>&1
 	(cd "$SRC" && scripts/kconfig/merge_config.sh -m -O "$OBJ" "$OBJ/.config" \
-		kernel/configs/kvm_guest.config "$fragment") >>"$LOGS/config.log" 2>&1
+		kernel/configs/kvm_guest.config "${fragments[@]}") >>"$LOGS/config.log" 2>&1
 	"${KMAKE[@]}" olddefconfig >>"$LOGS/config.log" 2>&1
-	# Every option of the fragment must have taken effect.
-	bad=
+	# Every option of the fragments must have taken effect; a later
+	# fragment's line for an option replaces an earlier one's.
+	declare -A want=()
 	while IFS= read -r line; do
 		case "$line" in
-		CONFIG_*=*)
-			grep -qxF "$line" "$OBJ/.config" || bad="$bad ${line}"
-			;;
+		CONFIG_*=*) want[${line%%=*}]=$line ;;
 		"# CONFIG_"*" is not set")
 			opt=${line#\# }
-			opt=${opt%% *}
-			! grep -q "^$opt=" "$OBJ/.config" || bad="$bad $opt=n"
+			want[${opt%% *}]=$line
 			;;
 		esac
-	done <"$fragment"
+	done < <(cd "$SRC" && cat "${fragments[@]}")
+	bad=
+	for opt in "${!want[@]}"; do
+		line=${want[$opt]}
+		case "$line" in
+		CONFIG_*) grep -qxF "$line" "$OBJ/.config" || bad="$bad ${line}" ;;
+		*) ! grep -q "^$opt=" "$OBJ/.config" || bad="$bad $opt=n" ;;
+		esac
+	done
 	[ -z "$bad" ] || die "config fragment not honoured (dependency missing?):$bad; see $LOGS/config.log"
 	echo "$sum" >"$OBJ/.kmem-config-inputs"
 fi

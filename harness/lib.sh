@@ -4,9 +4,34 @@
 : "${TOP:?TOP must be set (run through the top-level Makefile)}"
 : "${BUILD:=$TOP/build}"
 : "${JOBS:=$(nproc)}"
-LOGS="$BUILD/logs"
-SRC="$BUILD/linux"
-OBJ="$BUILD/obj"
+# KMEM_VARIANT picks the kernel a step works on:
+#   series  the base with patches/series applied and every owned file linked
+#   stock   the base as Debian ships it (empty queue, upstream's kmem.c); only
+#           the test config fragment and the selftests are linked in, so that
+#           both kernels are configured and tested alike (make bench, make
+#           check-stock)
+# KMEM_CONFIG picks the configuration:
+#   test    dax-kmem-test.config: lockdep, KASAN, DEBUG_VM (make check)
+#   bench   the same with dax-kmem-bench.config on top: no debugging (make bench)
+# Each variant has its own tree; each variant and config its own objects,
+# initramfs, VM files and logs under $VDIR. The unpacked base and the
+# ccache are shared.
+KMEM_VARIANT=${KMEM_VARIANT:-series}
+KMEM_CONFIG=${KMEM_CONFIG:-test}
+case $KMEM_VARIANT in
+series) VBASE="$BUILD" ;;
+stock) VBASE="$BUILD/stock" ;;
+*) printf 'ERROR: KMEM_VARIANT=%s: expected series or stock\n' "$KMEM_VARIANT" >&2; exit 1 ;;
+esac
+case $KMEM_CONFIG in
+test) VDIR="$VBASE"; CONFIG_FRAGMENTS="dax-kmem-test.config" ;;
+bench) VDIR="$VBASE/bench"; CONFIG_FRAGMENTS="dax-kmem-test.config dax-kmem-bench.config" ;;
+*) printf 'ERROR: KMEM_CONFIG=%s: expected test or bench\n' "$KMEM_CONFIG" >&2; exit 1 ;;
+esac
+export KMEM_VARIANT KMEM_CONFIG
+LOGS="$VDIR/logs"
+SRC="$VBASE/linux"
+OBJ="$VDIR/obj"
 mkdir -p "$LOGS"
 
 # progress NAME MESSAGE...: one readable line on the screen per step.

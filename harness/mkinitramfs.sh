@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the VM's initramfs ($BUILD/initramfs.cpio): busybox, ndctl,
+# Build the VM's initramfs ($VDIR/initramfs.cpio): busybox, ndctl,
 # daxctl, udevd/udevadm with the packaged daxctl rule, numactl, kmod,
 # mkfs.ext4, bash, the kernel's modules and the dax selftests.
 set -euo pipefail
@@ -9,7 +9,7 @@ TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$TOP/harness/lib.sh"
 
 t0=$(date +%s)
-stage="$BUILD/initramfs"
+stage="$VDIR/initramfs"
 rm -rf "$stage"
 mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib,usr/lib64,etc,proc,sys,dev,run,tmp,mnt,root}
 # merged /usr, as on the host
@@ -70,7 +70,7 @@ make -C "$SRC" O="$OBJ" ARCH=x86_64 INSTALL_MOD_PATH="$stage/usr" \
 	die "modules_install failed, see $LOGS/modules_install.log"
 
 # selftests, installed kselftest-style, links dereferenced
-ksft="$BUILD/kselftest"
+ksft="$VDIR/kselftest"
 rm -rf "$ksft"
 # rebuild the helpers every time, so their warnings are seen every time
 rm -f "$SRC/tools/testing/selftests/dax/dax_rw"
@@ -81,10 +81,12 @@ cp -rL "$ksft" "$stage/kselftest"
 
 mkdir -p "$stage/harness"
 cp "$TOP"/harness/guest/*.sh "$stage/harness/"
+gcc -O2 -Wall -Wextra -o "$stage/harness/bwbench" "$TOP/harness/guest/bwbench.c" 2>"$LOGS/bwbench.log" ||
+	die "bwbench does not build, see $LOGS/bwbench.log"
 cp "$TOP/harness/guest/init" "$stage/init"
 
 (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc --quiet) >"$BUILD/initramfs.cpio.tmp"
-mv "$BUILD/initramfs.cpio.tmp" "$BUILD/initramfs.cpio"
-progress initramfs "$BUILD/initramfs.cpio: $(($(stat -c %s "$BUILD/initramfs.cpio") >> 20)) MiB"
+	cpio --null -o -H newc --quiet) >"$VDIR/initramfs.cpio.tmp"
+mv "$VDIR/initramfs.cpio.tmp" "$VDIR/initramfs.cpio"
+progress initramfs "$VDIR/initramfs.cpio: $(($(stat -c %s "$VDIR/initramfs.cpio") >> 20)) MiB"
 stage_time initramfs "$t0"

@@ -1,31 +1,40 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test VM: two NVDIMMs (2 GiB and 512 MiB, label areas of
-# 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0.
+# 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0. The
+# bench VM has one 18 GiB NVDIMM instead, and 6 GiB of DRAM (enough to take
+# the pages migrated off a 4 GiB device that is 90% in use).
 #
-#   vm.sh demo|check|shell
+#   vm.sh demo|check|shell|bench
 #
 # Every run has a hard timeout ($VM_TIMEOUT seconds) and keeps the full
-# console log under $BUILD/vm/. TCG by default; KMEM_KVM=1 opts into KVM
+# console log under $VDIR/vm/. TCG by default; KMEM_KVM=1 opts into KVM
 # (it has hung at "Booting from ROM" on nested machines).
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 
-mode=${1:?usage: vm.sh demo|check|shell}
-vm="$BUILD/vm"
+mode=${1:?usage: vm.sh demo|check|shell|bench}
+vm="$VDIR/vm"
 mkdir -p "$vm"
 kernel="$OBJ/arch/x86/boot/bzImage"
-initrd="$BUILD/initramfs.cpio"
+initrd="$VDIR/initramfs.cpio"
 [ -f "$kernel" ] && [ -f "$initrd" ] || die "no kernel or initramfs: run 'make initramfs'"
 console="$vm/console-$mode.log"
 out="$vm/out-$mode.log"
 case $mode in
 shell) : "${VM_TIMEOUT:=14400}" ;;
 demo) : "${VM_TIMEOUT:=900}" ;;
+bench) : "${VM_TIMEOUT:=5400}" ;;
 *) : "${VM_TIMEOUT:=2400}" ;;   # CI has 90 min for everything
 esac
+dimms="2048 512"
+ram=2G
+if [ "$mode" = bench ]; then
+	dimms=18432
+	ram=6G
+fi
 
 # Fresh, sparse NVDIMM backing files: every run starts from blank labels.
 # QEMU takes the label area from the end of the backing file: add it, so
@@ -34,7 +43,7 @@ esac
 label=$((128 << 10))
 nvdimm_args=()
 i=0
-for mib in 2048 512; do
+for mib in $dimms; do
 	img="$vm/nvdimm$i.img"
 	size=$(((mib << 20) + label))
 	rm -f "$img"
@@ -54,10 +63,11 @@ accel=(-accel tcg -cpu max,la57=off)
 # (daxX.Y/memmap_on_memory); kmem_memmap.sh does
 cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode"
 [ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
+[ "$mode" = bench ] && cmdline="$cmdline kmemtest.reps=${KMEM_BENCH_REPS:-3}${KMEM_BENCH_SIZES:+ kmemtest.sizes=$(echo "$KMEM_BENCH_SIZES" | tr ' ' ',')}"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
-      -m 2G,slots=4,maxmem=64G
-      -object memory-backend-ram,id=ram0,size=2G
+      -m "$ram,slots=4,maxmem=64G"
+      -object "memory-backend-ram,id=ram0,size=$ram"
       -numa node,nodeid=0,cpus=0-1,memdev=ram0 -numa node,nodeid=1
       "${nvdimm_args[@]}"
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"

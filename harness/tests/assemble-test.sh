@@ -121,4 +121,25 @@ printf '0001-a.patch stale\n' >"$SRC/.kmem-applied"
 ok "a patch pushed by hand is taken over, not pushed twice" \
 	eval 'assemble && grep -qx 2 "$SRC/mm/a.c" && grep -q "^0001-a.patch [0-9a-f]" "$SRC/.kmem-applied"'
 
+# The stock variant: the base untouched, only config and selftests linked.
+mkdir -p "$TOP/kernel/configs" "$TOP/tools/testing/selftests/dax"
+printf 'CONFIG_X=y\n' >"$TOP/kernel/configs/t.config"
+printf 'test\n' >"$TOP/tools/testing/selftests/dax/t.sh"
+printf 'our kmem\n' >"$TOP/drivers/dax/kmem.c"
+ok "the series owns kmem.c again" eval 'assemble && grep -qx "our kmem" "$SRC/drivers/dax/kmem.c"'
+STOCK="$BUILD/stock/linux"
+ok "stock variant: assembles in its own tree" \
+	eval 'KMEM_VARIANT=stock assemble && [ -d "$STOCK" ]'
+ok "... with no patch applied" \
+	eval 'grep -qx two "$STOCK/mm/a.c" && [ ! -s "$STOCK/.kmem-applied" ]'
+ok "... upstream kmem.c, not the owned one" grep -qx "upstream kmem" "$STOCK/drivers/dax/kmem.c"
+ok "... the config fragments and selftests linked" \
+	eval '[ "$(readlink "$STOCK/kernel/configs/t.config")" = "$TOP/kernel/configs/t.config" ] &&
+	      [ "$(readlink "$STOCK/tools/testing/selftests/dax/t.sh")" = "$TOP/tools/testing/selftests/dax/t.sh" ] &&
+	      [ ! -e "$STOCK/mm/new.c" ]'
+ok "... and the series tree is left as it was" \
+	eval 'grep -qx 2 "$SRC/mm/a.c" && grep -qx "our kmem" "$SRC/drivers/dax/kmem.c"'
+ok "... a mutant is refused there" eval '! MUTANT=o KMEM_VARIANT=stock assemble'
+ok "an unknown variant is refused" eval '! KMEM_VARIANT=nope assemble'
+
 [ "$fails" = 0 ]

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: the stock kernel against the series, same base, same config
+# (dax-kmem-test.config + dax-kmem-bench.config: no debugging), same VM
+# (vm.sh bench), same workloads (harness/guest/bench.sh), in one run.
+#
+# Both kernels are built first (each in its own object directory, so a
+# second run rebuilds neither unless its inputs changed), then booted one
+# after the other. The raw samples, the machine facts, the results table
+# and the plot go to $BENCH_OUT (default results/bench/ in the repo).
+#
+# KMEM_BENCH_REPS (3) and KMEM_BENCH_SIZES ("1024 4096 16384", MiB) are
+# passed to the guest.
+set -euo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+export KMEM_CONFIG=bench
+# shellcheck source=lib.sh
+. "$TOP/harness/lib.sh"
+H="$TOP/harness"
+OUT=${BENCH_OUT:-$TOP/results/bench}
+VARIANTS="stock series"
+mkdir -p "$OUT"
+t0=$(date +%s)
+
+for v in $VARIANTS; do
+	progress bench "building the $v kernel (bench config)"
+	KMEM_VARIANT=$v "$H/assemble.sh"
+	KMEM_VARIANT=$v "$H/build-kernel.sh"
+	KMEM_VARIANT=$v "$H/mkinitramfs.sh"
+done
+
+vmrc=0
+for v in $VARIANTS; do
+	progress bench "running the workloads on the $v kernel"
+	vdir=$(KMEM_VARIANT=$v bash -c ". '$H/lib.sh' && echo \"\$VDIR\"")
+	rc=0
+	KMEM_VARIANT=$v "$H/vm.sh" bench || rc=$?
+	[ "$rc" = 0 ] || { vmrc=$rc; progress bench "the $v run did not finish cleanly (see $vdir/vm/)"; }
+	tr -d '\r' <"$vdir/vm/out-bench.log" >"$OUT/raw-$v.txt"
+done
+
+{
+	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}"
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "tree: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+	echo "base: $BASE_PKG $(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null)"
+	echo "series: $(grep -cEv '^[[:space:]]*(#|$)' "$TOP/patches/series") patches, drivers/dax/kmem.c replaced"
+	echo "config: x86_64_defconfig + kvm_guest.config + $CONFIG_FRAGMENTS"
+	echo "host cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores"
+	echo "host memory: $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "qemu: $(qemu-system-x86_64 --version | head -n 1)"
+	echo "vm: TCG, 2 vCPUs, 6 GiB DRAM on node 0, one 18 GiB NVDIMM on node 1"
+	echo "wall time: $(($(date +%s) - t0)) s"
+} >"$OUT/machine.txt"
+
+python3 "$H/bench-report.py" "$OUT"
+progress bench "results: $OUT/README.md, $OUT/bench.png"
+exit "$vmrc"
