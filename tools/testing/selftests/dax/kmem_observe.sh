@@ -1,0 +1,245 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What kmem tells about a device besides its state: the dax_kmem
+# tracepoints and the memory tier of its node.
+#
+# Tracepoints: every transition (bind, a state write, a refused write, a
+# rolled-back write, unbind) gives exactly one kmem_transition event with
+# the states it went from and to and its errno, and one kmem_block event
+# per block plugged or unplugged, with the block's address and errno, in
+# the order the driver works on them, the transition last (a failing
+# block shows its error; a rolled-back plug shows the unplug of what was
+# plugged before it).
+#
+# Memory tiers: while the device's memory is online its node sits in a
+# memory tier below node 0's (kmem registers a memory type with the dax
+# default abstract distance when the platform gives none); when the last
+# memory of the node goes, so does the node from the tiers; a rebind puts
+# it back in the same tier.
+#
+# The small region, ZONE_MOVABLE only.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write
+require_region small
+TR=/sys/kernel/tracing
+[ -d "$TR/events" ] || mount -t tracefs none "$TR" 2>/dev/null
+TIERS=/sys/devices/virtual/memory_tiering
+
+ktap_print_header
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+[ -d "$TR/events/dax_kmem" ] || { ktap_skip_all "no dax_kmem tracepoints"; exit "$KSFT_SKIP"; }
+[ -d "$TIERS" ] || { ktap_skip_all "no $TIERS"; exit "$KSFT_SKIP"; }
+ktap_set_plan 16
+kmem_params_save
+
+cleaned=
+cleanup() {
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	echo 0 >"$TR/events/dax_kmem/enable" 2>/dev/null
+	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+kmem_new_device
+# shellcheck disable=SC2034 # used in eval'd checks
+POL=$SYS_DAX/devices/$dax/online_policy
+STATE=$SYS_DAX/devices/$dax/state
+
+# trace_start: an empty trace buffer, the dax_kmem events on.
+trace_start() {
+	echo 0 >"$TR/tracing_on"
+	: >"$TR/trace"
+	echo 1 >"$TR/events/dax_kmem/enable"
+	echo 1 >"$TR/tracing_on"
+}
+
+# trace_events: "transition FROM TO ERR" and "OP ADDR ERR" lines (ADDR
+# in hex as printed), in order, from the trace buffer.
+trace_events() {
+	local w='\([a-z_]*\)' err='err=\(-\{0,1\}[0-9]*\)$'
+
+	sed -n -e "s/.* kmem_transition: $dax: $w -> $w $err/transition \1 \2 \3/p" \
+	       -e "s/.* kmem_block: $dax: $w block \(0x[0-9a-f]*\) $err/\1 \2 \3/p" \
+		"$TR/trace"
+}
+
+# blocks_ops OP ERR [up|down]: the event lines of OP on every block of the
+# device, first to last (up) or last to first (down).
+blocks_ops() {
+	local a
+
+	for ((a = s; a < e; a += KMEM_MB)); do
+		printf '%s %#x %s\n' "$1" "$a" "$2"
+	done | if [ "${3:-up}" = down ]; then tac; else cat; fi
+}
+
+# events_are WANT: the trace holds exactly WANT (lines), in this order.
+events_are() {
+	events_are_text "$(trace_events)" "$1"
+}
+
+events_are_text() {
+	same_text "dax_kmem events" "$1" "$2"
+}
+
+# unplug_traced: write "unplugged" with the trace freshly started, up to
+# three times: offlining ZONE_MOVABLE can fail transiently (see block_set);
+# the events compared are those of the attempt that worked.
+unplug_traced() {
+	local try err
+
+	for try in 1 2 3; do
+		trace_start
+		err=$(sysfs_err "$STATE" unplugged)
+		[ "$err" = OK ] && return 0
+		msg "state unplugged: $err (attempt $try)"
+	done
+	return 1
+}
+
+check "bind with online_policy=online_movable: one transition, one plug per block" \
+	eval 'expect_write OK "$POL" online_movable && trace_start && kmem_bind "$dax" &&
+	      events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"'
+
+# tier_of NODE: the memory_tierN directory whose nodelist has NODE, or
+# "none".
+tier_of() {
+	local t
+
+	for t in "$TIERS"/memory_tier*; do
+		[ -r "$t/nodelist" ] || continue
+		if in_list "$1" "$(cat "$t/nodelist")"; then
+			basename "$t"
+			return
+		fi
+	done
+	echo none
+}
+
+# in_list N LIST: N is in a node list such as "0-2,5".
+in_list() {
+	local r lo hi
+
+	for r in ${2//,/ }; do
+		lo=${r%-*}
+		hi=${r#*-}
+		[ "$1" -ge "$lo" ] && [ "$1" -le "$hi" ] && return 0
+	done
+	return 1
+}
+
+tier_num() {
+	echo "${1#memory_tier}"
+}
+
+tier_below_dram() {
+	local t0 t1
+
+	t0=$(tier_of 0)
+	t1=$(tier_of "$node")
+	msg "node 0 in $t0, node $node in $t1"
+	[ "$t1" != none ] && [ "$t0" != none ] || return 1
+	[ "$(tier_num "$t1")" -gt "$(tier_num "$t0")" ]
+}
+check "memory online: node $node in a memory tier below node 0's" tier_below_dram
+first_tier=$(tier_of "$node")
+
+# Blocks go from the top down, so ZONE_MOVABLE shrinks from its end.
+check "state unplugged: one transition, one unplug per block, top down" \
+	eval 'unplug_traced && events_are "$(blocks_ops unplug 0 down
+					     echo "transition online_movable unplugged 0")"'
+
+check "memory gone: node $node in no memory tier" \
+	eval 'eq "tier of node $node" "$(tier_of "$node")" none'
+
+check "state online_movable: one transition, one plug per block" \
+	eval 'trace_start && expect_write OK "$STATE" online_movable &&
+	      events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"'
+
+check "memory back: node $node in the same tier as before ($first_tier)" \
+	eval 'eq "tier of node $node" "$(tier_of "$node")" "$first_tier"'
+
+check "online_kernel while online_movable: EBUSY, one transition with err=-16, no block event" \
+	eval 'trace_start && expect_write EBUSY "$STATE" online_kernel &&
+	      events_are "transition online_movable online_kernel -16"'
+
+check "same state written again: one transition with err=0, no block event" \
+	eval 'trace_start && expect_write OK "$STATE" online_movable &&
+	      events_are "transition online_movable online_movable 0"'
+
+# A plug that fails at the second block rolls the first back.
+second=$((s + KMEM_MB))
+rollback_plug() {
+	local want
+
+	expect_write OK "$STATE" unplugged && kmem_fail_at "$second" && trace_start || return 1
+	want=$(printf 'plug %#x 0\nplug %#x -16\nunplug %#x 0\n' "$s" "$second" "$s"
+	       echo "transition unplugged online_movable -16")
+	expect_write EBUSY "$STATE" online_movable || return 1
+	events_are "$want"
+}
+if [ "$nb" -ge 2 ]; then
+	check "plug failing at block 2: err=-16, block 1 unplugged again, transition err=-16" \
+		rollback_plug
+else
+	ktap_test_skip "plug failing at block 2 (the device has one block)"
+fi
+check "fault injection off: state unplugged" \
+	eval 'kmem_fail_at 0 && unplug_traced'
+
+# An unplug that fails at the bottom block (the last one tried) puts the
+# others back, bottom up.
+rollback_unplug() {
+	expect_write OK "$STATE" online_movable && kmem_fail_at "$s" && trace_start || return 1
+	expect_write EBUSY "$STATE" unplugged || return 1
+	events_are "$(blocks_ops unplug 0 down | sed '$d'
+		      printf 'unplug %#x -16\n' "$s"
+		      blocks_ops plug 0 | sed 1d
+		      echo "transition online_movable unplugged -16")"
+}
+if [ "$nb" -ge 2 ]; then
+	check "unplug failing at block 1: err=-16, the others plugged back, transition err=-16" \
+		rollback_unplug
+else
+	ktap_test_skip "unplug failing at the bottom block (the device has one block)"
+fi
+check "fault injection off, still online_movable" \
+	eval 'kmem_fail_at 0 && state_is online_movable "$dax" "$s" "$e" "$base"'
+
+# Unbind retries a block that fails (in rounds, with backoff): a transient
+# EBUSY adds a failed unplug event for that block, which is allowed and
+# said; every block must end with exactly one successful unplug.
+unbind_events() {
+	local ev
+
+	trace_start && kmem_unbind "$dax" || return 1
+	ev=$(trace_events)
+	echo "$ev" | grep -v ' 0$' | while read -r l; do msg "retried: $l"; done
+	events_are_text "$(echo "$ev" | grep ' 0$')" \
+		"$(blocks_ops unplug 0 down; echo "transition online_movable unplugged 0")" &&
+		! echo "$ev" | grep -v ' 0$' | grep -qv '^unplug '
+}
+check "unbind: one transition online_movable -> unplugged, one successful unplug per block" \
+	unbind_events
+check "unbound: node $node in no memory tier, the memory gone" \
+	eval 'eq "tier of node $node" "$(tier_of "$node")" none && kmem_gone "$s" "$e" "$base"'
+
+check "rebind with online_policy=online_movable: node $node back in $first_tier" \
+	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base" &&
+	      eq "tier of node $node" "$(tier_of "$node")" "$first_tier"'
+
+check "events off: a transition leaves the trace empty" \
+	eval 'echo 0 >"$TR/events/dax_kmem/enable" && : >"$TR/trace" &&
+	      expect_write OK "$STATE" online_movable && events_are ""'
+
+ktap_finished
