@@ -1294,3 +1294,7 @@ MODULE_LICENSE("GPL");
 module_init(dax_kmem_init);
 module_exit(dax_kmem_exit);
 MODULE_ALIAS_DAX_DEVICE(0);
+
+#if IS_ENABLED(CONFIG_DAX_KMEM_KUNIT_TEST)
+#include "kmem_test.c"
+#endif
