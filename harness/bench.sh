@@ -10,7 +10,9 @@
 # and the plot go to $BENCH_OUT (default results/bench/ in the repo).
 #
 # KMEM_BENCH_REPS (3) and KMEM_BENCH_SIZES ("1024 4096 16384", MiB) are
-# passed to the guest.
+# passed to the guest. KMEM_BENCH_ROUNDS=2 boots each kernel twice, in the
+# order stock, series, series, stock, so that a drift of the host during
+# the run weighs on both kernels alike; the samples of both boots count.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 export KMEM_CONFIG=bench
@@ -29,18 +31,28 @@ for v in $VARIANTS; do
 	KMEM_VARIANT=$v "$H/mkinitramfs.sh"
 done
 
-vmrc=0
+ROUNDS=${KMEM_BENCH_ROUNDS:-1}
+case $ROUNDS in
+1) order=$VARIANTS ;;
+2) order="$VARIANTS $(echo "$VARIANTS" | tr ' ' '\n' | tac | tr '\n' ' ')" ;;
+*) die "KMEM_BENCH_ROUNDS=$ROUNDS: 1 or 2" ;;
+esac
 for v in $VARIANTS; do
+	: >"$OUT/raw-$v.txt"
+done
+vmrc=0
+for v in $order; do
 	progress bench "running the workloads on the $v kernel"
 	vdir=$(KMEM_VARIANT=$v bash -c ". '$H/lib.sh' && echo \"\$VDIR\"")
 	rc=0
 	KMEM_VARIANT=$v "$H/vm.sh" bench || rc=$?
 	[ "$rc" = 0 ] || { vmrc=$rc; progress bench "the $v run did not finish cleanly (see $vdir/vm/)"; }
-	tr -d '\r' <"$vdir/vm/out-bench.log" >"$OUT/raw-$v.txt"
+	tr -d '\r' <"$vdir/vm/out-bench.log" >>"$OUT/raw-$v.txt"
 done
 
 {
-	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}"
+	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}${KMEM_BENCH_ROUNDS:+ KMEM_BENCH_ROUNDS=$KMEM_BENCH_ROUNDS}"
+	echo "order: $order"
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "tree: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
 	echo "base: $BASE_PKG $(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null)"
