@@ -54,7 +54,7 @@ done
 	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}${KMEM_BENCH_ROUNDS:+ KMEM_BENCH_ROUNDS=$KMEM_BENCH_ROUNDS}"
 	echo "order: $order"
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "tree: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+	echo "tree: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- . ":(exclude)${OUT#"$TOP"/}" 2>/dev/null || echo ' (with uncommitted changes)')"
 	echo "base: $BASE_PKG $(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null)"
 	echo "series: $(grep -cEv '^[[:space:]]*(#|$)' "$TOP/patches/series") patches, drivers/dax/kmem.c replaced"
 	echo "config: x86_64_defconfig + kvm_guest.config + $CONFIG_FRAGMENTS"
