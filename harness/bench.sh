@@ -15,7 +15,7 @@
 # the run weighs on both kernels alike; the samples of both boots count.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-export KMEM_CONFIG=bench
+export TOP KMEM_CONFIG=bench
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 H="$TOP/harness"

@@ -691,6 +691,29 @@ retained_empty() {
 	eq "drivers/kmem/retained" "$(kmem_retained | tr '\n' '|')" ""
 }
 
+# retained_single: drivers/kmem/retained has exactly one line; it is
+# said and parsed (retained_parse sets rt_*). 1 otherwise.
+retained_single() {
+	local lines
+
+	lines=$(kmem_retained)
+	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
+		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
+	msg "retained: $lines"
+	retained_parse "$lines"
+}
+
+# retained_whole S E NODE: the parsed line (retained_single) is the whole
+# range [S, E) of a device on NODE.
+retained_whole() {
+	local rc=0
+
+	eq "retained range" "$(printf '%#x-%#x' "$rt_start" "$rt_end")" \
+		"$(printf '%#x-%#x' "$1" $(($2 - 1)))" || rc=1
+	eq "node" "$rt_node" "$3" || rc=1
+	return $rc
+}
+
 # retained_parse LINE: split a line of drivers/kmem/retained; sets
 # rt_start, rt_end (inclusive), rt_node, rt_present, rt_attempts, rt_errno
 # (as printed), rt_pfn (numbers in decimal) and rt_reason. 1 when the line

@@ -214,17 +214,11 @@ check "unbind: each block gone or online in Normal; MemTotal, /proc/iomem count 
 # retained_listed: with blocks left, one line in drivers/kmem/retained,
 # the device's, as documented; without, none.
 retained_listed() {
-	local lines rc=0
+	local rc=0
 
-	lines=$(kmem_retained)
 	[ "$left" = 0 ] && { retained_empty; return; }
-	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
-		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
-	msg "retained: $lines"
-	retained_parse "$lines" || return 1
-	eq "retained range" "$(printf '%#x-%#x' "$rt_start" "$rt_end")" \
-		"$(printf '%#x-%#x' "$s" $((e - 1)))" || rc=1
-	eq "node" "$rt_node" "$node" || rc=1
+	retained_single || return 1
+	retained_whole "$s" "$e" "$node" || rc=1
 	# what is present now: the background retry may have removed some
 	eq "present_bytes" "$rt_present" \
 		$(($(kmem_present_blocks "$s" "$e" | wc -w) * KMEM_MB)) || rc=1

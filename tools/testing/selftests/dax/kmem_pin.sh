@@ -152,16 +152,10 @@ check "vmsplice pin: $PIN_SIZE on node $node, every page in $dax" vmsplice_pin
 # present, errno ETIMEDOUT ("migration timeout") or EBUSY, a pfn in a
 # present block; every block with pinned pages is present, in ZONE_MOVABLE.
 retained_listed() {
-	local lines b rc=0
+	local b rc=0
 
-	lines=$(kmem_retained)
-	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
-		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
-	msg "retained: $lines"
-	retained_parse "$lines" || return 1
-	eq "retained range" "$(printf '%#x-%#x' "$rt_start" "$rt_end")" \
-		"$(printf '%#x-%#x' "$s" $((e - 1)))" || rc=1
-	eq "node" "$rt_node" "$node" || rc=1
+	retained_single || return 1
+	retained_whole "$s" "$e" "$node" || rc=1
 	blocks_census "$s" "$e"
 	eq "present_bytes" "$rt_present" $((bc_present * KMEM_MB)) || rc=1
 	eq "retained blocks in ZONE_MOVABLE" "$bc_movable" "$bc_present" ||

@@ -319,13 +319,9 @@ only_fa_left() {
 # retained_one: drivers/kmem/retained has one line, over the failing block,
 # as documented.
 retained_one() {
-	local lines rc=0
+	local rc=0
 
-	lines=$(kmem_retained)
-	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
-		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
-	msg "retained: $lines"
-	retained_parse "$lines" || return 1
+	retained_single || return 1
 	if [ "$rt_start" -gt "$fa" ] || [ "$rt_end" -lt $((fa + KMEM_MB - 1)) ] ||
 	   [ "$rt_start" -lt "$s" ] || [ "$rt_end" -ge "$e" ]; then
 		msg "range does not cover the failing block or is not the device's"
