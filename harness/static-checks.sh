@@ -65,3 +65,29 @@ for f in $cfiles; do
 	done
 	result $rc "W=1 build of $f $(included_c "$f" | sed 's/^/+ /' | tr '\n' ' ')adds no warning" "$log"
 done
+
+# Kconfig: the KUnit suite is built into kmem, so a built-in kmem with a
+# modular KUnit must not select it (it would not link); a modular kmem with
+# a modular KUnit may. Each combination is configured in a scratch tree
+# from the test config and the outcome read back.
+kconfig_case() { # kconfig_case KMEM KUNIT WANT: DAX_KMEM_KUNIT_TEST ends up WANT
+	local o="$dir/kconfig-$1$2" got log
+
+	log="$o.log"
+	mkdir -p "$o"
+	cp "$OBJ/.config" "$o/.config"
+	"$SRC/scripts/config" --file "$o/.config" --set-val DEV_DAX "$1" \
+		--set-val DEV_DAX_KMEM "$1" --set-val KUNIT "$2" \
+		--enable DAX_KMEM_KUNIT_TEST >"$log" 2>&1
+	make -C "$SRC" O="$o" ARCH=x86_64 HOSTCC="ccache gcc" olddefconfig >>"$log" 2>&1 ||
+		{ result 1 "Kconfig DEV_DAX_KMEM=$1 KUNIT=$2 configures" "$log"; return; }
+	got=$(sed -n 's/^CONFIG_DAX_KMEM_KUNIT_TEST=//p' "$o/.config")
+	echo "DEV_DAX_KMEM=$(sed -n 's/^CONFIG_DEV_DAX_KMEM=//p' "$o/.config") KUNIT=$(sed -n 's/^CONFIG_KUNIT=//p' "$o/.config") DAX_KMEM_KUNIT_TEST=${got:-n}" >>"$log"
+	tail -n 1 "$log" | grep -q "DEV_DAX_KMEM=$1 KUNIT=$2 " ||
+		{ result 1 "Kconfig DEV_DAX_KMEM=$1 KUNIT=$2 kept as set ($(tail -n 1 "$log"))"; return; }
+	[ "${got:-n}" = "$3" ]
+	result $? "Kconfig DEV_DAX_KMEM=$1 KUNIT=$2 gives DAX_KMEM_KUNIT_TEST=$3 (${got:-n})"
+}
+kconfig_case y m n
+kconfig_case m m y
+kconfig_case y y y
