@@ -27,9 +27,33 @@
  * state_store() takes kdev->lock but never the device lock: unbind removes
  * the attribute (waiting for a running store) while holding the device lock.
  * Readers take only kdev->stat_lock, so a read never waits for a migration.
- * Blocks may also change state behind our back (memoryN/state, daxctl):
- * the memory notifier keeps bstate[] true, and every operation here works
- * from whatever state a block is in.
+ *
+ * Other writers (memoryN/state, daxctl, udev) may online and offline our
+ * blocks, and the memory notifier keeps bstate[] true. While one of our own
+ * whole-device transitions runs (kdev->busy), the notifier refuses their
+ * MEM_GOING_ONLINE / MEM_GOING_OFFLINE with -EBUSY, so a transition sees
+ * only its own changes. Its own changes are told apart by the task: core mm
+ * onlines and offlines synchronously in the caller's context, so events
+ * from kdev->actor are ours. A foreign change already past MEM_GOING_* when
+ * a transition starts still completes (its MEM_ONLINE / MEM_OFFLINE keeps
+ * bstate[] true): every transition works from the state it finds, and only
+ * the snapshot an "unplugged" write rolls back to can miss it. Outside
+ * transitions, a foreign online that would put a block into a kernel zone
+ * is refused with -EPERM while the device's memory is movable (see
+ * kmem_veto()).
+ *
+ * Every offline this driver starts is bounded in time, from any loop of
+ * core mm's offlining (struct mhp_offline_ctl): one attempt on one block by
+ * offline_timeout_ms, all the attempts of one unbind, one state write or
+ * one background retry together by unbind_timeout_ms, so an unbind takes
+ * at most that long plus one quick attempt per block left. The time spent
+ * waiting for device_hotplug_lock is not bounded here: a foreign offline
+ * holding it (memoryN/state has no deadline) delays us until it ends or its
+ * writer is killed. Signals: a write of daxX.Y/state gives up on any signal
+ * (and rolls back); an unbind ignores signals its process handles, and on a
+ * fatal one hands what is left to the background worker; rollbacks, the
+ * worker and the unbinds of a module being unloaded ignore signals and are
+ * bounded by their deadlines alone.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -57,6 +81,9 @@
 
 /* First delay of the background retry of retained memory. */
 #define KMEM_RETRY_FIRST_MS	1000
+
+/* Largest value of the time parameters: one hour. */
+#define KMEM_MAX_MS		3600000U
 
 /* State of one memory block, as this driver tracks it. */
 enum kmem_bstate {
@@ -102,7 +129,7 @@ struct kmem_range {
 /**
  * struct kmem_failure - what the last failed unplug said
  * @err: negative errno, 0 if nothing failed yet
- * @pfn: the page in the way
+ * @pfn: the page in the way, or MHP_PFN_UNKNOWN
  * @addr: physical start of the block
  * @reason: static string from core mm, or "injected"
  */
@@ -116,7 +143,10 @@ struct kmem_failure {
 /**
  * struct kmem_dev - the memory of one device, bound or retained
  * @dev_dax: the device while bound; NULL while retained
- * @name: device name: resource name and message prefix while retained
+ * @name: device name: resource name and message prefix
+ * @old_names: names of earlier devices that re-adopted this memory: a
+ *	reader of /proc/iomem may still hold one, they go with the device
+ * @nr_old_names: entries in @old_names
  * @nid: node the memory is added to
  * @mgid: static memory group of all blocks
  * @mhp_flags: flags for every add
@@ -133,6 +163,9 @@ struct kmem_failure {
  * @bstate: one enum kmem_bstate per block, written by kmem_set_bstate()
  * @count: blocks per enum kmem_bstate
  * @want_online: the device was onlined with the word "online"
+ * @movable: the device was last onlined with "online_movable"
+ * @busy: a whole-device transition of ours is running
+ * @actor: the task running it: its memory block changes are ours
  * @offline_attempts: unplug attempts of single blocks
  * @offline_failures: failed ones
  * @last: the last failure
@@ -140,6 +173,8 @@ struct kmem_failure {
 struct kmem_dev {
 	struct dev_dax *dev_dax;
 	const char *name;
+	const char **old_names;
+	unsigned int nr_old_names;
 	int nid;
 	int mgid;
 	mhp_t mhp_flags;
@@ -157,6 +192,9 @@ struct kmem_dev {
 	u8 *bstate;
 	unsigned int count[KMEM_B_MAX];
 	bool want_online;
+	bool movable;
+	bool busy;
+	struct task_struct *actor;
 	unsigned long offline_attempts;
 	unsigned long offline_failures;
 	struct kmem_failure last;
@@ -170,8 +208,6 @@ static unsigned int kmem_block_shift;	/* memory blocks are a power of 2 */
 static LIST_HEAD(kmem_retained_list);
 static DEFINE_MUTEX(kmem_retained_lock);
 static struct workqueue_struct *kmem_wq;
-/* Set while the module goes away: nothing can be retained any more. */
-static bool kmem_exiting;
 /* Memory was given up on at module unload: keep what it references. */
 static bool kmem_abandoned;
 
@@ -180,6 +216,7 @@ static LIST_HEAD(kmem_mtypes);
 
 static int kmem_default_policy = DAX_ONLINE_POLICY_SYSTEM;
 static unsigned int offline_timeout_ms = 10000;
+static unsigned int unbind_timeout_ms = 60000;
 static unsigned int unplug_retries = 3;
 static unsigned int retry_max_delay_ms = 60000;
 static u64 kmem_fail_addr;
@@ -209,13 +246,27 @@ static const struct kernel_param_ops kmem_policy_ops = {
 module_param_cb(online_policy, &kmem_policy_ops, &kmem_default_policy, 0644);
 MODULE_PARM_DESC(online_policy,
 		 "State of a device's memory at bind when its online_policy is \"default\": system (follow auto_online_blocks), unplugged, offline, online, online_kernel, online_movable");
-module_param(offline_timeout_ms, uint, 0644);
+/* Time parameters: 1 ms to an hour; there is no "no bound". */
+static int kmem_ms_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, KMEM_MAX_MS);
+}
+
+static const struct kernel_param_ops kmem_ms_ops = {
+	.set = kmem_ms_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(offline_timeout_ms, &kmem_ms_ops, &offline_timeout_ms, 0644);
 MODULE_PARM_DESC(offline_timeout_ms,
-		 "Give up migrating the pages of one memory block after this long (0: no bound)");
+		 "Give up offlining one memory block after this long (1-3600000)");
+module_param_cb(unbind_timeout_ms, &kmem_ms_ops, &unbind_timeout_ms, 0644);
+MODULE_PARM_DESC(unbind_timeout_ms,
+		 "Budget of one unbind, state write or background retry for all its blocks (1-3600000)");
 module_param(unplug_retries, uint, 0644);
 MODULE_PARM_DESC(unplug_retries,
 		 "Attempts per memory block without progress when unbinding");
-module_param(retry_max_delay_ms, uint, 0644);
+module_param_cb(retry_max_delay_ms, &kmem_ms_ops, &retry_max_delay_ms, 0644);
 MODULE_PARM_DESC(retry_max_delay_ms,
 		 "Longest backoff of the background removal of retained memory");
 
@@ -229,14 +280,6 @@ static void kmem_set_bstate(struct kmem_dev *kdev, unsigned int idx,
 	kdev->count[kdev->bstate[idx]]--;
 	kdev->count[new]++;
 	kdev->bstate[idx] = new;
-}
-
-static void kmem_set_bstate_locked(struct kmem_dev *kdev, unsigned int idx,
-				   enum kmem_bstate new)
-{
-	spin_lock(&kdev->stat_lock);
-	kmem_set_bstate(kdev, idx, new);
-	spin_unlock(&kdev->stat_lock);
 }
 
 static enum kmem_bstate kmem_bstate(struct kmem_dev *kdev, unsigned int idx)
@@ -282,12 +325,18 @@ static int kmem_block_of(struct kmem_dev *kdev, u64 addr)
 	return -1;
 }
 
-/* The last byte of the device's last range: its span ends there. */
-static u64 kmem_span_end(struct kmem_dev *kdev)
+/* The number of present blocks of the range @r of @kdev. */
+static unsigned int kmem_range_present(struct kmem_dev *kdev,
+				       struct kmem_range *r)
 {
-	struct kmem_range *last = &kdev->ranges[kdev->nr_ranges - 1];
+	unsigned int idx, end = r->first + (r->size >> kmem_block_shift);
+	unsigned int nr = 0;
 
-	return last->start + last->size - 1;
+	spin_lock(&kdev->stat_lock);
+	for (idx = r->first; idx < end; idx++)
+		nr += kdev->bstate[idx] != KMEM_B_UNPLUGGED;
+	spin_unlock(&kdev->stat_lock);
+	return nr;
 }
 
 static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
@@ -329,14 +378,6 @@ static enum kmem_state kmem_state(struct kmem_dev *kdev)
 	return state;
 }
 
-/* Whether reads say "online" rather than the zone: the word used to plug. */
-static void kmem_set_want_online(struct kmem_dev *kdev, bool want_online)
-{
-	spin_lock(&kdev->stat_lock);
-	kdev->want_online = want_online;
-	spin_unlock(&kdev->stat_lock);
-}
-
 static enum mmop kmem_state_mmop(enum kmem_state state)
 {
 	switch (state) {
@@ -364,35 +405,127 @@ static enum mmop kmem_bstate_mmop(enum kmem_bstate state)
 }
 
 /*
- * Memory notifier: a block of ours went online or offline, by us or by
- * anybody else (memoryN/state, daxctl, udev). Called with mem_hotplug_lock
- * held; takes only kdev->stat_lock.
+ * kmem_veto - whether @task may online or offline a block of ours now
+ *
+ * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
+ * kdev->stat_lock held. While a transition of ours runs, only its own task
+ * changes our blocks: another writer would be seen (and rolled back over)
+ * by a transition that did not make the change. Outside transitions,
+ * memory of a movable device stays movable: a plain "online" (or
+ * "online_kernel") of one of its blocks would put it into a kernel zone,
+ * where the node's own kernel allocations land and keep it from ever
+ * being removed. The device is movable when it was last onlined with
+ * online_movable, or when all of its online memory is in ZONE_MOVABLE.
+ * Return: 0, or the negative errno the writer gets.
+ */
+static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
+		     enum zone_type zone, struct task_struct *task)
+{
+	lockdep_assert_held(&kdev->stat_lock);
+	if (kdev->busy)
+		return task == kdev->actor ? 0 : -EBUSY;
+	if (action != MEM_GOING_ONLINE || zone == ZONE_MOVABLE)
+		return 0;
+	if (kdev->movable ||
+	    (kdev->count[KMEM_B_MOVABLE] && !kdev->count[KMEM_B_KERNEL]))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * Memory notifier: a block of ours goes or went online or offline, by us
+ * or by anybody else (memoryN/state, daxctl, udev). Called with
+ * device_hotplug_lock and mem_hotplug_lock held; takes only
+ * kdev->stat_lock. MEM_ONLINE / MEM_OFFLINE keep bstate[] true; the
+ * MEM_GOING_* events are where foreign changes are refused.
  */
 static int kmem_memory_notify(struct notifier_block *nb, unsigned long action,
 			      void *arg)
 {
 	struct kmem_dev *kdev = container_of(nb, struct kmem_dev, nb);
 	struct memory_notify *mn = arg;
+	enum zone_type zone = ZONE_MOVABLE;
 	enum kmem_bstate new;
-	int idx;
+	int idx, rc = 0;
 
-	if (action != MEM_ONLINE && action != MEM_OFFLINE)
+	switch (action) {
+	case MEM_GOING_ONLINE:
+	case MEM_GOING_OFFLINE:
+	case MEM_ONLINE:
+	case MEM_OFFLINE:
+		break;
+	default:
 		return NOTIFY_OK;
+	}
 	idx = kmem_block_of(kdev, PFN_PHYS(mn->start_pfn));
 	if (idx < 0)
 		return NOTIFY_OK;
-
-	new = KMEM_B_OFFLINE;
-	if (action == MEM_ONLINE)
-		new = zone_idx(page_zone(pfn_to_page(mn->start_pfn))) ==
-		      ZONE_MOVABLE ? KMEM_B_MOVABLE : KMEM_B_KERNEL;
+	/* the pages are in their zone from MEM_GOING_ONLINE on */
+	if (action != MEM_OFFLINE)
+		zone = zone_idx(page_zone(pfn_to_page(mn->start_pfn)));
 
 	spin_lock(&kdev->stat_lock);
 	/* blocks we are not adding are none of our business */
-	if (kdev->bstate[idx] != KMEM_B_UNPLUGGED)
-		kmem_set_bstate(kdev, idx, new);
+	if (kdev->bstate[idx] == KMEM_B_UNPLUGGED)
+		goto out;
+	if (action == MEM_GOING_ONLINE || action == MEM_GOING_OFFLINE) {
+		rc = kmem_veto(kdev, action, zone, current);
+		goto out;
+	}
+	new = KMEM_B_OFFLINE;
+	if (action == MEM_ONLINE)
+		new = zone == ZONE_MOVABLE ? KMEM_B_MOVABLE : KMEM_B_KERNEL;
+	kmem_set_bstate(kdev, idx, new);
+out:
 	spin_unlock(&kdev->stat_lock);
-	return NOTIFY_OK;
+	if (rc)
+		pr_info_ratelimited("%s: block %#llx: %s refused (%d): %s\n",
+				    kdev->name, kmem_block_addr(kdev, idx),
+				    action == MEM_GOING_ONLINE ? "online" : "offline",
+				    rc, rc == -EBUSY ?
+				    "a transition of the device is running" :
+				    "the device's memory is movable");
+	return notifier_from_errno(rc);
+}
+
+/*
+ * Mark the start and the end of a whole-device transition of ours, run by
+ * the current task. Must be called with kdev->lock held.
+ */
+static void kmem_set_busy(struct kmem_dev *kdev, bool busy)
+{
+	lockdep_assert_held(&kdev->lock);
+	spin_lock(&kdev->stat_lock);
+	kdev->busy = busy;
+	kdev->actor = busy ? current : NULL;
+	spin_unlock(&kdev->stat_lock);
+}
+
+/*
+ * The jiffies by which something that starts at @now and has @ms
+ * milliseconds must end; never 0, which means "no bound" to core mm.
+ */
+static unsigned long kmem_deadline_at(unsigned long now, unsigned int ms)
+{
+	return now + msecs_to_jiffies(ms) ?: 1;
+}
+
+static unsigned long kmem_deadline(unsigned int ms)
+{
+	return kmem_deadline_at(jiffies, ms);
+}
+
+/* A pfn as sysfs files and messages show it: hexadecimal, or "unknown". */
+struct kmem_pfn_str {
+	char s[24];
+};
+
+static const char *kmem_pfn(unsigned long pfn, struct kmem_pfn_str *buf)
+{
+	if (pfn == MHP_PFN_UNKNOWN)
+		return "unknown";
+	snprintf(buf->s, sizeof(buf->s), "%#lx", pfn);
+	return buf->s;
 }
 
 /* ---- the two core-mm wrappers ------------------------------------------ */
@@ -420,17 +553,20 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
 		return -EEXIST;
 
 	/* present before it exists, so the notifier tracks its onlining */
-	kmem_set_bstate_locked(kdev, idx, KMEM_B_OFFLINE);
+	spin_lock(&kdev->stat_lock);
+	kmem_set_bstate(kdev, idx, KMEM_B_OFFLINE);
+	spin_unlock(&kdev->stat_lock);
 	if (kmem_inject(addr))
 		rc = -EBUSY;
 	else
-		rc = add_memory_driver_managed_online(kdev->mgid, addr,
-						      kmem_block_size,
-						      kmem_res_name,
-						      kdev->mhp_flags, type);
+		rc = add_memory_driver_managed(kdev->mgid, addr,
+					       kmem_block_size, kmem_res_name,
+					       kdev->mhp_flags, type);
+	spin_lock(&kdev->stat_lock);
 	if (rc)
-		kmem_set_bstate_locked(kdev, idx, KMEM_B_UNPLUGGED);
-	trace_kmem_block(kdev->name, addr, "plug", rc);
+		kmem_set_bstate(kdev, idx, KMEM_B_UNPLUGGED);
+	spin_unlock(&kdev->stat_lock);
+	trace_dax_kmem_block(kdev->name, addr, "plug", rc);
 	return rc;
 }
 
@@ -438,23 +574,26 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
  * kmem_unplug_block - offline (if needed) and remove one block
  *
  * Must be called with kdev->lock held and device_hotplug_lock not held.
- * Might take up to offline_timeout_ms migrating pages; a signal aborts it.
- * On failure the block is back in the state it was in and kdev->last
- * says why. Return: 0 or a negative errno.
+ * Takes at most offline_timeout_ms migrating pages, and never past @end
+ * (jiffies): after it, only a block with nothing left to migrate goes.
+ * @signals says which signals abort it. On failure the block is back in
+ * the state it was in and kdev->last says why. Return: 0 or a negative
+ * errno.
  */
-static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx)
+static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
+			     unsigned long end,
+			     enum mhp_offline_signals signals)
 {
-	unsigned int timeout = READ_ONCE(offline_timeout_ms);
+	unsigned long deadline = kmem_deadline(READ_ONCE(offline_timeout_ms));
+	struct mhp_offline_ctl ctl = { .signals = signals };
 	u64 addr = kmem_block_addr(kdev, idx);
-	struct mhp_offline_ctl ctl = {};
 	int rc;
 
 	lockdep_assert_held(&kdev->lock);
 	if (kmem_bstate(kdev, idx) == KMEM_B_UNPLUGGED)
 		return 0;
 
-	if (timeout)
-		ctl.deadline = jiffies + msecs_to_jiffies(timeout) ?: 1;
+	ctl.deadline = time_before(end, deadline) ? end : deadline;
 	if (kmem_inject(addr)) {
 		rc = -EBUSY;
 		ctl.reason = "injected";
@@ -476,7 +615,7 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx)
 		kdev->last.reason = ctl.reason ?: "unknown";
 	}
 	spin_unlock(&kdev->stat_lock);
-	trace_kmem_block(kdev->name, addr, "unplug", rc);
+	trace_dax_kmem_block(kdev->name, addr, "unplug", rc);
 	return rc;
 }
 
@@ -486,54 +625,68 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx)
  * kmem_plug_all - add every block and online it as @want says, or nothing
  *
  * Must be called with kdev->lock held, with no block present. On failure
- * whatever was added is removed again. Return: 0, the errno of the add
- * that failed, or -EIO if a block would not online.
+ * whatever was added is removed again, ignoring signals, within
+ * unbind_timeout_ms; what that cannot remove stays present (the caller
+ * reads the state). Return: 0, the errno of the add that failed, or -EIO
+ * if a block would not online.
  */
 static int kmem_plug_all(struct kmem_dev *kdev, enum kmem_state want)
 {
 	enum mmop type = kmem_state_mmop(want);
 	unsigned int idx;
+	unsigned long end;
 	int rc = 0;
 
 	lockdep_assert_held(&kdev->lock);
-	kmem_set_want_online(kdev, want == KMEM_S_ONLINE);
-
+	kmem_set_busy(kdev, true);
 	for (idx = 0; idx < kdev->nr_blocks; idx++) {
 		rc = kmem_plug_block(kdev, idx, type);
 		if (rc)
 			break;
+		/* nobody else can offline it while we are busy */
 		if (type != MMOP_OFFLINE &&
 		    kmem_bstate(kdev, idx) == KMEM_B_OFFLINE) {
 			rc = -EIO;
 			break;
 		}
 	}
-	if (!rc)
+	if (!rc) {
+		/* reads say the target only once it is reached */
+		spin_lock(&kdev->stat_lock);
+		kdev->want_online = want == KMEM_S_ONLINE;
+		kdev->movable = want == KMEM_S_ONLINE_MOVABLE;
+		kdev->busy = false;
+		kdev->actor = NULL;
+		spin_unlock(&kdev->stat_lock);
 		return 0;
+	}
 
 	pr_warn("%s: block %#llx: %s failed (%d), removing the device's memory again\n",
 		kdev->name, kmem_block_addr(kdev, idx),
 		rc == -EIO ? "online" : "add", rc);
 	/* from the top: the block that would not online is present too */
+	end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
 	idx = kdev->nr_blocks;
 	while (idx--) {
-		if (kmem_unplug_block(kdev, idx))
+		if (kmem_unplug_block(kdev, idx, end, MHP_OFFLINE_SIGNAL_NONE))
 			pr_err("%s: block %#llx: rollback failed, the block stays\n",
 			       kdev->name, kmem_block_addr(kdev, idx));
 	}
-	kmem_set_want_online(kdev, false);
+	kmem_set_busy(kdev, false);
 	return rc;
 }
 
 /*
  * kmem_unplug_all - offline and remove every block, or none
  *
- * Must be called with kdev->lock held. On failure, every block removed so
- * far is added back in the zone it was in. Return: 0 or the errno of the
- * block that could not go.
+ * Must be called with kdev->lock held. Gives up on any signal and after
+ * unbind_timeout_ms in all. On failure, every block removed so far is
+ * added back in the zone it was in. Return: 0 or the errno of the block
+ * that could not go.
  */
 static int kmem_unplug_all(struct kmem_dev *kdev)
 {
+	unsigned long end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
 	unsigned int idx = kdev->nr_blocks, failed;
 	u8 *old;
 	int rc = 0;
@@ -544,16 +697,21 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 		return -ENOMEM;
 	spin_lock(&kdev->stat_lock);
 	memcpy(old, kdev->bstate, kdev->nr_blocks);
+	kdev->busy = true;
+	kdev->actor = current;
 	spin_unlock(&kdev->stat_lock);
 
 	/* from the top, so ZONE_MOVABLE shrinks from its end */
 	while (idx--) {
-		rc = kmem_unplug_block(kdev, idx);
+		rc = kmem_unplug_block(kdev, idx, end, MHP_OFFLINE_SIGNAL_ANY);
 		if (rc)
 			break;
 	}
 	if (!rc) {
-		kmem_set_want_online(kdev, false);
+		spin_lock(&kdev->stat_lock);
+		kdev->want_online = false;
+		kdev->movable = false;
+		spin_unlock(&kdev->stat_lock);
 		goto out;
 	}
 
@@ -567,6 +725,87 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 			       kdev->name, kmem_block_addr(kdev, idx));
 	}
 out:
+	kmem_set_busy(kdev, false);
+	kfree(old);
+	return rc;
+}
+
+/* Whether some block is unplugged or offline: an online reading is partial. */
+static bool kmem_incomplete(struct kmem_dev *kdev)
+{
+	bool partial;
+
+	spin_lock(&kdev->stat_lock);
+	partial = kdev->count[KMEM_B_UNPLUGGED] || kdev->count[KMEM_B_OFFLINE];
+	spin_unlock(&kdev->stat_lock);
+	return partial;
+}
+
+/*
+ * kmem_complete - make every block what the online reading @want says
+ *
+ * For a write of the online word the state already reads while not every
+ * block is online: "online" also reads for a device with some blocks
+ * offline, and any online word for one with blocks unplugged (re-adopted
+ * memory whose policy added nothing, an add that failed). Unplugged blocks
+ * are added and onlined; offline ones are removed and added again onlined
+ * (a driver cannot online a present block itself). On failure every block
+ * changed is put back as it was, within unbind_timeout_ms and ignoring
+ * signals. Must be called with kdev->lock held. Return: 0 or the errno.
+ */
+static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
+{
+	enum mmop type = kmem_state_mmop(want);
+	unsigned int idx, i;
+	unsigned long end;
+	u8 *old;
+	int rc = 0;
+
+	lockdep_assert_held(&kdev->lock);
+	old = kmalloc(kdev->nr_blocks, GFP_KERNEL);
+	if (!old)
+		return -ENOMEM;
+	kmem_set_busy(kdev, true);
+	spin_lock(&kdev->stat_lock);
+	memcpy(old, kdev->bstate, kdev->nr_blocks);
+	spin_unlock(&kdev->stat_lock);
+
+	end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
+	for (idx = 0; idx < kdev->nr_blocks && !rc; idx++) {
+		if (old[idx] == KMEM_B_OFFLINE)
+			rc = kmem_unplug_block(kdev, idx, end,
+					       MHP_OFFLINE_SIGNAL_ANY);
+		if (rc || (old[idx] != KMEM_B_OFFLINE &&
+			   old[idx] != KMEM_B_UNPLUGGED))
+			continue;
+		rc = kmem_plug_block(kdev, idx, type);
+		if (!rc && kmem_bstate(kdev, idx) == KMEM_B_OFFLINE)
+			rc = -EIO;
+	}
+	if (!rc) {
+		spin_lock(&kdev->stat_lock);
+		kdev->want_online = want == KMEM_S_ONLINE;
+		kdev->movable = want == KMEM_S_ONLINE_MOVABLE;
+		spin_unlock(&kdev->stat_lock);
+		goto out;
+	}
+
+	/* idx is one past the block that failed: undo up to it */
+	end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
+	for (i = 0; i < idx; i++) {
+		enum kmem_bstate now = kmem_bstate(kdev, i);
+
+		if (now == old[i])
+			continue;
+		if ((now != KMEM_B_UNPLUGGED &&
+		     kmem_unplug_block(kdev, i, end, MHP_OFFLINE_SIGNAL_NONE)) ||
+		    (old[i] == KMEM_B_OFFLINE &&
+		     kmem_plug_block(kdev, i, MMOP_OFFLINE)))
+			pr_err("%s: block %#llx: could not be put back as it was\n",
+			       kdev->name, kmem_block_addr(kdev, i));
+	}
+out:
+	kmem_set_busy(kdev, false);
 	kfree(old);
 	return rc;
 }
@@ -574,17 +813,24 @@ out:
 /*
  * kmem_unplug_round - try once to unplug every present block
  *
- * Must be called with kdev->lock held. Return: the number of blocks removed.
+ * Must be called with kdev->lock held, inside a transition (kdev->busy).
+ * Every attempt ends by @end; after it only blocks with nothing left to
+ * migrate go. Unless @signals is MHP_OFFLINE_SIGNAL_NONE, a fatal signal
+ * ends the round. Return: the number of blocks removed.
  */
-static unsigned int kmem_unplug_round(struct kmem_dev *kdev)
+static unsigned int kmem_unplug_round(struct kmem_dev *kdev, unsigned long end,
+				      enum mhp_offline_signals signals)
 {
 	unsigned int idx = kdev->nr_blocks, removed = 0;
 
 	lockdep_assert_held(&kdev->lock);
 	while (idx--) {
+		if (signals != MHP_OFFLINE_SIGNAL_NONE &&
+		    fatal_signal_pending(current))
+			break;
 		if (kmem_bstate(kdev, idx) == KMEM_B_UNPLUGGED)
 			continue;
-		if (!kmem_unplug_block(kdev, idx))
+		if (!kmem_unplug_block(kdev, idx, end, signals))
 			removed++;
 	}
 	return removed;
@@ -595,25 +841,39 @@ static unsigned int kmem_unplug_round(struct kmem_dev *kdev)
  *
  * For paths that cannot fail (unbind). Each round tries every present block
  * once; rounds repeat while one of them makes progress, and up to
- * unplug_retries times more with backoff when none does. A signal ends it
- * early: every offline attempt would fail at once. Must be called with
+ * unplug_retries times more with backoff when none does, all within
+ * unbind_timeout_ms: the time is that budget plus one quick attempt per
+ * block left, whatever the number of blocks. With MHP_OFFLINE_SIGNAL_FATAL,
+ * signals the process handles do not stop it, a fatal signal does and the
+ * caller hands what is left to the background worker; with
+ * MHP_OFFLINE_SIGNAL_NONE only the budget ends it. Must be called with
  * kdev->lock held.
  */
-static void kmem_unplug_bounded(struct kmem_dev *kdev)
+static void kmem_unplug_bounded(struct kmem_dev *kdev,
+				enum mhp_offline_signals signals)
 {
+	unsigned long end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
 	unsigned int retries = max(1U, READ_ONCE(unplug_retries));
 	unsigned int idle = 0;
 
 	lockdep_assert_held(&kdev->lock);
+	kmem_set_busy(kdev, true);
 	while (kmem_nr_present(kdev)) {
-		if (kmem_unplug_round(kdev)) {
+		long left;
+
+		if (kmem_unplug_round(kdev, end, signals))
 			idle = 0;
-			continue;
-		}
-		if (++idle >= retries || signal_pending(current))
+		else if (++idle >= retries)
 			break;
-		msleep(100U << min(idle, 5U));
+		left = (long)(end - jiffies);
+		if (left <= 0 || (signals != MHP_OFFLINE_SIGNAL_NONE &&
+				  fatal_signal_pending(current)))
+			break;
+		/* back off after a round without progress, within the budget */
+		if (idle)
+			msleep(min(100U << min(idle, 5U), jiffies_to_msecs(left)));
 	}
+	kmem_set_busy(kdev, false);
 }
 
 /* ---- sysfs ------------------------------------------------------------ */
@@ -648,16 +908,18 @@ static ssize_t state_store(struct device *dev, struct device_attribute *attr,
 	if (mutex_lock_killable(&kdev->lock))
 		return -EINTR;
 	cur = kmem_state(kdev);
-	if (cur == want)
+	if (cur == want && (want == KMEM_S_UNPLUGGED || !kmem_incomplete(kdev)))
 		rc = 0;
+	else if (cur == want)
+		rc = kmem_complete(kdev, want);
 	else if (want == KMEM_S_UNPLUGGED)
 		rc = kmem_unplug_all(kdev);
 	else if (cur != KMEM_S_UNPLUGGED)
 		rc = -EBUSY;
 	else
 		rc = kmem_plug_all(kdev, want);
-	trace_kmem_transition(kdev->name, kmem_state_names[cur],
-			      kmem_state_names[want], rc);
+	trace_dax_kmem_transition(kdev->name, kmem_state_names[cur],
+				  kmem_state_names[want], rc);
 	mutex_unlock(&kdev->lock);
 
 	return rc ?: len;
@@ -749,11 +1011,13 @@ static ssize_t last_failure_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
 	struct kmem_failure last = kmem_last_failure(to_kmem_dev(dev));
+	struct kmem_pfn_str pfn;
 
 	if (!last.err)
 		return sysfs_emit(buf, "none\n");
-	return sysfs_emit(buf, "errno=%d pfn=%#lx block=%#llx reason=%s\n",
-			  last.err, last.pfn, last.addr, last.reason);
+	return sysfs_emit(buf, "errno=%d pfn=%s block=%#llx reason=%s\n",
+			  last.err, kmem_pfn(last.pfn, &pfn), last.addr,
+			  last.reason);
 }
 static DEVICE_ATTR_RO(last_failure);
 
@@ -778,6 +1042,23 @@ static const struct attribute_group *kmem_dev_groups[] = {
 	NULL,
 };
 
+/*
+ * Print the device's ranges at @at of the sysfs page @buf, in the order of
+ * the device, as "<start>-<end>[,<start>-<end>...]" (hexadecimal, inclusive
+ * ends, as /proc/iomem has them). Return: the bytes printed.
+ */
+static int kmem_emit_ranges(struct kmem_dev *kdev, char *buf, int at)
+{
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < kdev->nr_ranges; i++)
+		len += sysfs_emit_at(buf, at + len, "%s%llx-%llx", i ? "," : "",
+				     kdev->ranges[i].start,
+				     kdev->ranges[i].start + kdev->ranges[i].size - 1);
+	return len;
+}
+
 static ssize_t retained_show(struct device_driver *drv, char *buf)
 {
 	struct kmem_dev *kdev;
@@ -785,6 +1066,7 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 
 	mutex_lock(&kmem_retained_lock);
 	list_for_each_entry(kdev, &kmem_retained_list, retained) {
+		struct kmem_pfn_str pfn;
 		unsigned int present;
 		struct kmem_failure f;
 		unsigned long tries;
@@ -794,12 +1076,12 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 		tries = kdev->offline_attempts;
 		f = kdev->last;
 		spin_unlock(&kdev->stat_lock);
+		len += kmem_emit_ranges(kdev, buf, len);
 		len += sysfs_emit_at(buf, len,
-				     "%llx-%llx node=%d present_bytes=%llu attempts=%lu errno=%d pfn=%#lx reason=%s\n",
-				     kdev->ranges[0].start, kmem_span_end(kdev),
-				     kdev->nid,
-				     kmem_bytes(present), tries, f.err,
-				     f.pfn, f.reason ?: "none");
+				     " node=%d present_bytes=%llu attempts=%lu errno=%d pfn=%s reason=%s\n",
+				     kdev->nid, kmem_bytes(present), tries, f.err,
+				     f.err ? kmem_pfn(f.pfn, &pfn) : "unknown",
+				     f.reason ?: "none");
 	}
 	mutex_unlock(&kmem_retained_lock);
 	return len;
@@ -841,6 +1123,9 @@ static void kmem_free(struct kmem_dev *kdev)
 		clear_node_memory_type(kdev->nid, kdev->mtype);
 	kfree(kdev->ranges);
 	kfree(kdev->bstate);
+	while (kdev->nr_old_names)
+		kfree_const(kdev->old_names[--kdev->nr_old_names]);
+	kfree(kdev->old_names);
 	kfree_const(kdev->name);
 	kfree(kdev);
 }
@@ -852,15 +1137,21 @@ static void kmem_free(struct kmem_dev *kdev)
 static void kmem_abandon(struct kmem_dev *kdev)
 {
 	struct kmem_failure f = kmem_last_failure(kdev);
+	struct kmem_pfn_str pfn;
 
-	pr_err("%s: %llu bytes stay System RAM until reboot: module unloaded (errno=%d pfn=%#lx reason=%s)\n",
+	pr_err("%s: %llu bytes stay System RAM until reboot: module unloaded (errno=%d pfn=%s reason=%s)\n",
 	       kdev->name, kmem_bytes(kmem_nr_present(kdev)), f.err,
-	       f.pfn, f.reason ?: "none");
+	       kmem_pfn(f.pfn, &pfn), f.reason ?: "none");
 	unregister_memory_notifier(&kdev->nb);
 	WRITE_ONCE(kmem_abandoned, true);
 }
 
-/* Background removal of a retained device, with exponential backoff. */
+/*
+ * Background removal of a retained device, with exponential backoff. One
+ * round per run, within unbind_timeout_ms: a run holds kdev->lock (and,
+ * one block at a time, device_hotplug_lock) no longer than that, so a
+ * bind that re-adopts the device waits for it at most that long.
+ */
 static void kmem_retry_work(struct work_struct *work)
 {
 	struct kmem_dev *kdev = container_of(to_delayed_work(work),
@@ -868,7 +1159,10 @@ static void kmem_retry_work(struct work_struct *work)
 	bool claimed;
 
 	mutex_lock(&kdev->lock);
-	kmem_unplug_round(kdev);
+	kmem_set_busy(kdev, true);
+	kmem_unplug_round(kdev, kmem_deadline(READ_ONCE(unbind_timeout_ms)),
+			  MHP_OFFLINE_SIGNAL_NONE);
+	kmem_set_busy(kdev, false);
 	if (kmem_nr_present(kdev)) {
 		kdev->retry_delay_ms = min(kdev->retry_delay_ms * 2,
 					   max(READ_ONCE(retry_max_delay_ms),
@@ -890,27 +1184,32 @@ static void kmem_retry_work(struct work_struct *work)
 
 	pr_info("%s: retained memory removed\n", kdev->name);
 	kmem_free(kdev);
+	/* safe while we return: the module's exit drains kmem_wq first */
 	module_put(THIS_MODULE);
 }
 
 /*
  * Keep a device whose memory could not all be removed: on the retained
- * list, with a worker removing it once it can. The module stays while it
- * tracks memory. Must be called without kdev->lock.
+ * list, with a worker removing it once it can. Each retained device holds
+ * a reference on the module, so it cannot be unloaded while it tracks
+ * memory (the worker drops it when the memory is gone, a re-adopting bind
+ * when it takes the device). When the module is already on its way out
+ * (its exit unbinds the devices), no reference can be had: the memory is
+ * abandoned. Must be called without kdev->lock.
  */
 static void kmem_retain(struct kmem_dev *kdev)
 {
-	if (READ_ONCE(kmem_exiting)) {
+	if (!try_module_get(THIS_MODULE)) {
 		kmem_abandon(kdev);
 		return;
 	}
-	__module_get(THIS_MODULE);
 	kdev->retry_delay_ms = KMEM_RETRY_FIRST_MS;
+	/* queued before anybody can claim it, so a claim cancels it for sure */
 	mutex_lock(&kmem_retained_lock);
 	list_add_tail(&kdev->retained, &kmem_retained_list);
-	mutex_unlock(&kmem_retained_lock);
 	queue_delayed_work(kmem_wq, &kdev->retry_work,
 			   msecs_to_jiffies(KMEM_RETRY_FIRST_MS));
+	mutex_unlock(&kmem_retained_lock);
 }
 
 static bool kmem_same_ranges(struct kmem_dev *a, struct kmem_dev *b)
@@ -939,8 +1238,23 @@ static bool kmem_overlaps(struct kmem_dev *a, struct kmem_dev *b)
 }
 
 /*
+ * kmem_adopt_check - whether a bind for @probe may re-adopt @old
+ *
+ * @old is retained memory with the ranges of @probe. The new device takes
+ * it on its own terms (name, memmap_on_memory, online policy), except the
+ * node: the memory is already on @old's node, and a device that targets
+ * another one would get memory of a node it does not describe.
+ * Return: 0, or -EXDEV when the nodes differ.
+ */
+static int kmem_adopt_check(struct kmem_dev *old, struct kmem_dev *probe)
+{
+	return old->nid == probe->nid ? 0 : -EXDEV;
+}
+
+/*
  * Take the retained device with the ranges of @probe off the list.
- * Return: it, NULL if there is none, or an ERR_PTR if one overlaps.
+ * Return: it, NULL if there is none, or an ERR_PTR: -EBUSY if one
+ * overlaps, -EXDEV if one has the same ranges on another node.
  */
 static struct kmem_dev *kmem_claim_retained(struct kmem_dev *probe)
 {
@@ -949,7 +1263,13 @@ static struct kmem_dev *kmem_claim_retained(struct kmem_dev *probe)
 	mutex_lock(&kmem_retained_lock);
 	list_for_each_entry(kdev, &kmem_retained_list, retained) {
 		if (kmem_same_ranges(kdev, probe)) {
-			found = kdev;
+			int rc = kmem_adopt_check(kdev, probe);
+
+			found = rc ? ERR_PTR(rc) : kdev;
+			if (rc)
+				pr_warn("%s: memory retained from %s is on node %d, the device targets node %d: not re-adopting it\n",
+					probe->name, kdev->name, kdev->nid,
+					probe->nid);
 			break;
 		}
 		if (kmem_overlaps(kdev, probe)) {
@@ -1000,7 +1320,7 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 }
 
 /* Reserve the parent resources the System RAM is added under. */
-static int kmem_request_ranges(struct kmem_dev *kdev, struct device *dev)
+static int kmem_request_ranges(struct kmem_dev *kdev)
 {
 	unsigned int i;
 
@@ -1009,15 +1329,19 @@ static int kmem_request_ranges(struct kmem_dev *kdev, struct device *dev)
 
 		r->res = request_mem_region(r->start, r->size, kdev->name);
 		if (!r->res) {
-			dev_warn(dev, "%#llx-%#llx could not reserve region\n",
-				 r->start, r->start + r->size - 1);
+			pr_warn("%s: %#llx-%#llx could not reserve region\n",
+				kdev->name, r->start, r->start + r->size - 1);
 			return -EBUSY;
 		}
 		/*
-		 * System RAM without IORESOURCE_BUSY, so the memory can be
-		 * added as its child; nothing inherited from the parent.
+		 * Plain memory without IORESOURCE_BUSY, so the System RAM can
+		 * be added as its children; nothing inherited from the parent.
+		 * Not System RAM itself: only the blocks added below it are,
+		 * and walk_system_ram_range() / region_intersects() must not
+		 * report the rest (an unplugged device, the blocks removed
+		 * from a retained one) as RAM to memremap() and friends.
 		 */
-		r->res->flags = IORESOURCE_SYSTEM_RAM;
+		r->res->flags = IORESOURCE_MEM;
 	}
 	return 0;
 }
@@ -1054,6 +1378,16 @@ static enum kmem_state kmem_policy_state(struct dev_dax *dev_dax)
 	}
 }
 
+/* The flags every block of @dev_dax is added with. */
+static mhp_t kmem_mhp_flags(struct dev_dax *dev_dax)
+{
+	mhp_t flags = MHP_NID_IS_MGID | MHP_MERGE_RESOURCE;
+
+	if (dev_dax->memmap_on_memory)
+		flags |= MHP_MEMMAP_ON_MEMORY;
+	return flags;
+}
+
 /* Free a device that never got further than kmem_alloc(). */
 static void kmem_release(struct kmem_dev *kdev)
 {
@@ -1081,20 +1415,20 @@ static struct kmem_dev *kmem_alloc(struct dev_dax *dev_dax)
 		kmem_release(kdev);
 		return NULL;
 	}
+	/* no block present, also before kmem_setup() allocates bstate[] */
+	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
 	return kdev;
 }
 
 /* Everything but the memory itself; kmem_free() undoes it. */
 static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 {
-	struct device *dev = &dev_dax->dev;
 	int adist = KMEM_DEFAULT_ADISTANCE;
 	int rc;
 
 	kdev->bstate = kcalloc(kdev->nr_blocks, 1, GFP_KERNEL);
 	if (!kdev->bstate)
 		return -ENOMEM;
-	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
 
 	mt_calc_adistance(kdev->nid, &adist);
 	kdev->mtype = kmem_get_mtype(adist);
@@ -1105,7 +1439,7 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 	}
 	init_node_memory_type(kdev->nid, kdev->mtype);
 
-	rc = kmem_request_ranges(kdev, dev);
+	rc = kmem_request_ranges(kdev);
 	if (rc)
 		return rc;
 
@@ -1116,11 +1450,64 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 		return rc;
 	kdev->mgid = rc;
 
-	kdev->mhp_flags = MHP_NID_IS_MGID | MHP_MERGE_RESOURCE;
-	if (dev_dax->memmap_on_memory)
-		kdev->mhp_flags |= MHP_MEMMAP_ON_MEMORY;
+	kdev->mhp_flags = kmem_mhp_flags(dev_dax);
 
 	return register_memory_notifier(&kdev->nb);
+}
+
+/*
+ * kmem_adopt - a bind takes retained memory on the new device's terms
+ * @old: the retained device, claimed off the list
+ * @probe: what the bind built for @dev_dax; only its name is taken
+ * @dev_dax: the device being bound
+ *
+ * The name (messages, /proc/iomem), memmap_on_memory and the online
+ * policy become the new device's: the blocks that had been removed are
+ * added again as the policy says, best effort (the state then reads what
+ * is true); the blocks still present stay as they are. Must be called
+ * without any lock of the driver's. Return: the bytes present before.
+ */
+static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
+		      struct dev_dax *dev_dax)
+{
+	enum kmem_state want = kmem_policy_state(dev_dax);
+	unsigned int i, idx;
+	const char **names;
+	u64 had;
+
+	mutex_lock(&old->lock);
+	had = kmem_bytes(kmem_nr_present(old));
+	if (strcmp(old->name, probe->name)) {
+		names = krealloc_array(old->old_names, old->nr_old_names + 1,
+				       sizeof(*names), GFP_KERNEL);
+		if (names) {
+			/* a reader of /proc/iomem may hold the old one */
+			old->old_names = names;
+			names[old->nr_old_names++] = old->name;
+			old->name = probe->name;
+			probe->name = NULL;
+			for (i = 0; i < old->nr_ranges; i++)
+				WRITE_ONCE(old->ranges[i].res->name, old->name);
+		}
+	}
+	old->mhp_flags = kmem_mhp_flags(dev_dax);
+	old->dev_dax = dev_dax;
+	if (want != KMEM_S_UNPLUGGED) {
+		enum mmop type = kmem_state_mmop(want);
+
+		kmem_set_busy(old, true);
+		for (idx = 0; idx < old->nr_blocks; idx++)
+			if (kmem_bstate(old, idx) == KMEM_B_UNPLUGGED)
+				kmem_plug_block(old, idx, type);
+		spin_lock(&old->stat_lock);
+		old->want_online = want == KMEM_S_ONLINE;
+		old->movable = want == KMEM_S_ONLINE_MOVABLE;
+		old->busy = false;
+		old->actor = NULL;
+		spin_unlock(&old->stat_lock);
+	}
+	mutex_unlock(&old->lock);
+	return had;
 }
 
 static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
@@ -1151,17 +1538,18 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 
 	old = kmem_claim_retained(kdev);
 	if (IS_ERR(old)) {
-		dev_warn(dev, "overlaps memory retained from an earlier binding\n");
+		if (PTR_ERR(old) == -EBUSY)
+			dev_warn(dev, "overlaps memory retained from an earlier binding\n");
 		rc = PTR_ERR(old);
 		goto free;
 	}
 	if (old) {
+		u64 had = kmem_adopt(old, kdev, dev_dax);
+
 		kmem_release(kdev);
-		mutex_lock(&old->lock);
-		old->dev_dax = dev_dax;
-		mutex_unlock(&old->lock);
 		dev_set_drvdata(dev, old);
-		dev_info(dev, "re-adopted %llu bytes of retained memory\n",
+		dev_info(dev, "re-adopted %llu bytes of retained memory, now %s with %llu bytes\n",
+			 had, kmem_state_names[kmem_state(old)],
 			 kmem_bytes(kmem_nr_present(old)));
 		return 0;
 	}
@@ -1174,8 +1562,9 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 	want = kmem_policy_state(dev_dax);
 	mutex_lock(&kdev->lock);
 	rc = want == KMEM_S_UNPLUGGED ? 0 : kmem_plug_all(kdev, want);
-	trace_kmem_transition(kdev->name, kmem_state_names[KMEM_S_UNPLUGGED],
-			      kmem_state_names[want], rc);
+	trace_dax_kmem_transition(kdev->name,
+				  kmem_state_names[KMEM_S_UNPLUGGED],
+				  kmem_state_names[want], rc);
 	mutex_unlock(&kdev->lock);
 	if (rc)
 		goto free_setup;
@@ -1185,7 +1574,7 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 
 free_setup:
 	kdev->dev_dax = NULL;
-	if (kmem_nr_present(kdev))
+	if (kdev->bstate && kmem_nr_present(kdev))
 		kmem_retain(kdev);	/* a rollback that failed */
 	else
 		kmem_free(kdev);
@@ -1196,8 +1585,9 @@ free:
 }
 
 /*
- * Unbind cannot fail: remove what can go in bounded time, and keep the rest
- * on the retained list with a worker that removes it once it can.
+ * Unbind cannot fail: remove what can go within unbind_timeout_ms (a fatal
+ * signal ends it earlier, one the process handles does not), and keep the
+ * rest on the retained list with a worker that removes it once it can.
  */
 static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 {
@@ -1209,20 +1599,44 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 
 	mutex_lock(&kdev->lock);
 	from = kmem_state(kdev);
-	kmem_unplug_bounded(kdev);
+	/*
+	 * A module being unloaded cannot retain anything (kmem_retain()): do
+	 * not let a Ctrl-C on rmmod turn its unbinds into abandoned memory.
+	 */
+	kmem_unplug_bounded(kdev, module_is_live(THIS_MODULE) ?
+			    MHP_OFFLINE_SIGNAL_FATAL : MHP_OFFLINE_SIGNAL_NONE);
 	left = kmem_nr_present(kdev);
 	if (left) {
 		struct kmem_failure f = kmem_last_failure(kdev);
+		struct kmem_pfn_str pfn;
+		unsigned int i, nr;
 
 		err = f.err;
-		dev_warn(dev,
-			 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed (errno=%d pfn=%#lx reason=%s); retrying in the background\n",
-			 kmem_bytes(left), kdev->ranges[0].start,
-			 kmem_span_end(kdev), f.err, f.pfn, f.reason ?: "none");
+		for (i = 0; i < kdev->nr_ranges; i++) {
+			struct kmem_range *r = &kdev->ranges[i];
+
+			nr = kmem_range_present(kdev, r);
+			if (!nr)
+				continue;
+			/* the last failure was in one range: name it there */
+			if (!f.err || f.addr < r->start ||
+			    f.addr - r->start >= r->size) {
+				dev_warn(dev,
+					 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed; retrying in the background\n",
+					 kmem_bytes(nr), r->start,
+					 r->start + r->size - 1);
+				continue;
+			}
+			dev_warn(dev,
+				 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed (errno=%d pfn=%s reason=%s); retrying in the background\n",
+				 kmem_bytes(nr), r->start, r->start + r->size - 1,
+				 f.err, kmem_pfn(f.pfn, &pfn),
+				 f.reason ?: "none");
+		}
 	}
 	kdev->dev_dax = NULL;
-	trace_kmem_transition(kdev->name, kmem_state_names[from],
-			      kmem_state_names[KMEM_S_UNPLUGGED], err);
+	trace_dax_kmem_transition(kdev->name, kmem_state_names[from],
+				  kmem_state_names[KMEM_S_UNPLUGGED], err);
 	mutex_unlock(&kdev->lock);
 	dev_set_drvdata(dev, NULL);
 
@@ -1276,9 +1690,30 @@ free_name:
 
 static void __exit dax_kmem_exit(void)
 {
-	WRITE_ONCE(kmem_exiting, true);
-	/* retained devices hold a module reference: the list is empty */
+	struct kmem_dev *kdev;
+
+	/* devices unbound now and failing to go are abandoned: kmem_retain() */
 	dax_driver_unregister(&device_dax_kmem_driver);
+	/*
+	 * Retained devices hold a module reference, so only a forced unload
+	 * (rmmod -f) gets here with some: stop their workers and let go of
+	 * them before the module text and the workqueue go away.
+	 */
+	for (;;) {
+		mutex_lock(&kmem_retained_lock);
+		kdev = list_first_entry_or_null(&kmem_retained_list,
+						struct kmem_dev, retained);
+		if (kdev)
+			list_del_init(&kdev->retained);
+		mutex_unlock(&kmem_retained_lock);
+		if (!kdev)
+			break;
+		cancel_delayed_work_sync(&kdev->retry_work);
+		if (kmem_nr_present(kdev))
+			kmem_abandon(kdev);
+		else
+			kmem_free(kdev);
+	}
 	debugfs_remove_recursive(kmem_debugfs);
 	destroy_workqueue(kmem_wq);
 	if (!READ_ONCE(kmem_abandoned)) {

@@ -4,7 +4,10 @@
  * memory blocks (several ranges, unaligned ones, too small ones), the
  * block index <-> address mapping, range comparison for re-adoption, the
  * device state derived from the block counts, the setter that keeps the
- * counts, and what the online policy asks for.
+ * counts, what the online policy asks for, how ranges and pfns are shown,
+ * which foreign memory block changes are refused, whom retained memory may
+ * be re-adopted by, and that the device's placeholder resource is not
+ * reported as System RAM.
  *
  * Included at the end of kmem.c when CONFIG_DAX_KMEM_KUNIT_TEST is set,
  * so that the static functions are tested as they are. The suite runs
@@ -88,7 +91,10 @@ static void dax_kmem_ranges_clipped(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kdev->ranges[1].start, MB_(41));
 	KUNIT_EXPECT_EQ(test, kdev->ranges[1].size, MB_(2));
 	KUNIT_EXPECT_EQ(test, kdev->ranges[1].first, 2);
-	KUNIT_EXPECT_EQ(test, kmem_span_end(kdev), MB_(43) - 1);
+	/* one block present in the second range, none in the first */
+	kdev->bstate[3] = KMEM_B_MOVABLE;
+	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[0]), 0);
+	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[1]), 1);
 }
 
 static void dax_kmem_ranges_none_left(struct kunit *test)
@@ -313,6 +319,232 @@ static void dax_kmem_mmop_of_states(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_bstate_mmop(KMEM_B_MOVABLE), MMOP_ONLINE_MOVABLE);
 }
 
+/*
+ * Descending ranges, as a dynamic device resized in pieces may have them:
+ * the retained line names each range, start before end, in the device's
+ * order, and never one span from the first start to the last end.
+ */
+static void dax_kmem_ranges_emitted(struct kunit *test)
+{
+	u64 r[2][2] = { { 0, 0 }, { 0, 0 } };
+	struct kmem_dev *kdev;
+	char *buf, want[80];
+	int len;
+
+	r[0][0] = MB_(40);
+	r[0][1] = MB_(2);
+	r[1][0] = MB_(16);
+	r[1][1] = MB_(1);
+	kdev = kmem_test_kdev(test, 2, r);
+	KUNIT_ASSERT_EQ(test, kdev->nr_ranges, 2);
+	buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+
+	len = kmem_emit_ranges(kdev, buf, 0);
+	snprintf(want, sizeof(want), "%llx-%llx,%llx-%llx", MB_(40),
+		 MB_(42) - 1, MB_(16), MB_(17) - 1);
+	KUNIT_EXPECT_STREQ(test, buf, want);
+	KUNIT_EXPECT_EQ(test, len, (int)strlen(want));
+	/* printed after what is already there */
+	KUNIT_EXPECT_EQ(test, kmem_emit_ranges(kdev, buf, len), len);
+	KUNIT_EXPECT_EQ(test, strlen(buf), 2 * strlen(want));
+}
+
+/* Retained memory is re-adopted by a device of its node only. */
+static void dax_kmem_adopt_node(struct kunit *test)
+{
+	u64 r[1][2] = { { 0, 0 } };
+	struct kmem_dev *old, *probe;
+
+	r[0][0] = MB_(8);
+	r[0][1] = MB_(2);
+	old = kmem_test_kdev(test, 1, r);
+	probe = kmem_test_kdev(test, 1, r);
+	old->nid = 1;
+	probe->nid = 1;
+	KUNIT_EXPECT_EQ(test, kmem_adopt_check(old, probe), 0);
+	probe->nid = 2;
+	KUNIT_EXPECT_EQ(test, kmem_adopt_check(old, probe), -EXDEV);
+}
+
+/* kmem_veto() as the notifier calls it: under kdev->stat_lock. */
+static int kmem_test_veto(struct kmem_dev *kdev, unsigned long action,
+			  enum zone_type zone, struct task_struct *task)
+{
+	int rc;
+
+	spin_lock(&kdev->stat_lock);
+	rc = kmem_veto(kdev, action, zone, task);
+	spin_unlock(&kdev->stat_lock);
+	return rc;
+}
+
+static void kmem_test_set(struct kmem_dev *kdev, unsigned int idx,
+			  enum kmem_bstate state)
+{
+	spin_lock(&kdev->stat_lock);
+	kmem_set_bstate(kdev, idx, state);
+	spin_unlock(&kdev->stat_lock);
+}
+
+/*
+ * MEM_GOING_* events: during a transition of ours only its own task may
+ * change our blocks, anybody else gets -EBUSY; outside one, onlining into
+ * a kernel zone is refused with -EPERM while the device is movable (flag,
+ * or all its online memory movable), and everything else goes.
+ */
+static void dax_kmem_veto(struct kunit *test)
+{
+	u64 r[1][2] = { { 0, 0 } };
+	struct task_struct *other = (struct task_struct *)test;
+	struct kmem_dev *kdev;
+
+	r[0][0] = MB_(8);
+	r[0][1] = MB_(3);
+	kdev = kmem_test_kdev(test, 1, r);
+
+	kdev->busy = true;
+	kdev->actor = current;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, other), -EBUSY);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), -EBUSY);
+	/* the transition's own changes, whatever the zone */
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, current), 0);
+	kdev->movable = true;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, current), 0);
+	kdev->movable = false;
+	kdev->busy = false;
+	kdev->actor = NULL;
+
+	/* offline blocks only, no flag: any zone */
+	kmem_test_set(kdev, 0, KMEM_B_OFFLINE);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), 0);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_NORMAL, other), 0);
+	/* onlined movable by somebody else: stays movable */
+	kmem_test_set(kdev, 1, KMEM_B_MOVABLE);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), -EPERM);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), 0);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, other), 0);
+	/* already mixed: kernel zones are fine */
+	kmem_test_set(kdev, 2, KMEM_B_KERNEL);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), 0);
+	/* unless the device was onlined online_movable */
+	kdev->movable = true;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), -EPERM);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), 0);
+}
+
+/* A pfn is shown in hexadecimal, or as "unknown", never as a number. */
+static void dax_kmem_pfn_shown(struct kunit *test)
+{
+	struct kmem_pfn_str buf;
+
+	KUNIT_EXPECT_STREQ(test, kmem_pfn(0x190000, &buf), "0x190000");
+	KUNIT_EXPECT_STREQ(test, kmem_pfn(MHP_PFN_UNKNOWN, &buf), "unknown");
+	/* 0 is a pfn like any other */
+	KUNIT_EXPECT_STREQ(test, kmem_pfn(0, &buf), "0");
+}
+
+/*
+ * A deadline is @ms after its start, and never 0, which would mean "no
+ * bound" to core mm: a sum that wraps to 0 becomes 1.
+ */
+static void dax_kmem_deadline_never_zero(struct kunit *test)
+{
+	unsigned long five = msecs_to_jiffies(5);
+
+	KUNIT_EXPECT_EQ(test, kmem_deadline_at(1000, 5), 1000 + five);
+	KUNIT_EXPECT_EQ(test, kmem_deadline_at(0UL - five, 5), 1UL);
+	KUNIT_EXPECT_EQ(test, kmem_deadline_at(0UL - five - 1, 5), 0UL - 1);
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(kmem_test_release_resource, release_resource,
+			    struct resource *);
+
+/* A free window of @size bytes high in the physical address space. */
+static struct resource *kmem_test_window(struct kunit *test, u64 size)
+{
+	struct resource *win;
+
+	win = kunit_kzalloc(test, sizeof(*win), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, win);
+	win->name = "dax_kmem kunit";
+	win->flags = IORESOURCE_MEM;
+	/* the upper half of the physical address space: no RAM there */
+	KUNIT_ASSERT_EQ(test, allocate_resource(&iomem_resource, win, size,
+						iomem_resource.end / 2 + 1,
+						iomem_resource.end,
+						kmem_block_size, NULL, NULL), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kmem_test_release_resource,
+							win), 0);
+	return win;
+}
+
+/* Add up the bytes of each System RAM resource walked. */
+static int kmem_test_count_ram(struct resource *res, void *arg)
+{
+	*(u64 *)arg += resource_size(res);
+	return 0;
+}
+
+/*
+ * The device's placeholder resource is not System RAM: an unplugged device
+ * (or the removed blocks of a retained one) is not reported as RAM by
+ * region_intersects() or the System RAM walks (walk_iomem_res_desc(), the
+ * lookup walk_system_ram_range() uses too); the blocks added below it
+ * (bound or retained alike) are.
+ */
+static void dax_kmem_placeholder_not_ram(struct kunit *test)
+{
+	const unsigned long ram = IORESOURCE_SYSTEM_RAM;
+	struct resource *win, block = {};
+	u64 r[1][2] = { { 0, 0 } };
+	u64 bytes = 0;
+	struct kmem_dev *kdev;
+	u64 start;
+
+	win = kmem_test_window(test, MB_(4));
+	start = win->start + kmem_block_size;
+	r[0][0] = start;
+	r[0][1] = MB_(2);
+	kdev = kmem_test_kdev(test, 1, r);
+	kdev->name = "dax-kunit.0";
+	KUNIT_ASSERT_EQ(test, kmem_request_ranges(kdev), 0);
+
+	/* unplugged */
+	KUNIT_EXPECT_EQ(test, region_intersects(start, MB_(2), ram, IORES_DESC_NONE),
+			REGION_DISJOINT);
+	walk_iomem_res_desc(IORES_DESC_NONE, ram, start, start + MB_(2) - 1,
+			    &bytes, kmem_test_count_ram);
+	KUNIT_EXPECT_EQ(test, bytes, 0ULL);
+
+	/*
+	 * One block present, as after a bind or for a retained device. The
+	 * block lives on this stack while it is in the iomem tree: no ASSERT
+	 * may end the test before it is released below.
+	 */
+	block.name = "System RAM (kmem)";
+	block.start = start;
+	block.end = start + kmem_block_size - 1;
+	block.flags = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY |
+		      IORESOURCE_SYSRAM_DRIVER_MANAGED;
+	KUNIT_ASSERT_EQ(test, request_resource(kdev->ranges[0].res, &block), 0);
+	KUNIT_EXPECT_EQ(test, region_intersects(start, kmem_block_size, ram,
+						IORES_DESC_NONE), REGION_INTERSECTS);
+	KUNIT_EXPECT_EQ(test, region_intersects(start + kmem_block_size,
+						kmem_block_size, ram, IORES_DESC_NONE),
+			REGION_DISJOINT);
+	KUNIT_EXPECT_EQ(test, region_intersects(start, MB_(2), ram, IORES_DESC_NONE),
+			REGION_MIXED);
+	walk_iomem_res_desc(IORES_DESC_NONE, ram, start, start + MB_(2) - 1,
+			    &bytes, kmem_test_count_ram);
+	KUNIT_EXPECT_EQ(test, bytes, kmem_block_size);
+
+	release_resource(&block);
+	remove_resource(kdev->ranges[0].res);
+	kfree(kdev->ranges[0].res);
+	kdev->ranges[0].res = NULL;
+}
+
 static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_ranges_clipped),
 	KUNIT_CASE(dax_kmem_ranges_none_left),
@@ -322,6 +554,12 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_set_bstate_keeps_counts),
 	KUNIT_CASE(dax_kmem_policy_state),
 	KUNIT_CASE(dax_kmem_mmop_of_states),
+	KUNIT_CASE(dax_kmem_ranges_emitted),
+	KUNIT_CASE(dax_kmem_adopt_node),
+	KUNIT_CASE(dax_kmem_veto),
+	KUNIT_CASE(dax_kmem_pfn_shown),
+	KUNIT_CASE(dax_kmem_deadline_never_zero),
+	KUNIT_CASE(dax_kmem_placeholder_not_ram),
 	{}
 };
 

@@ -11,7 +11,7 @@
 
 #include <linux/tracepoint.h>
 
-TRACE_EVENT(kmem_transition,
+TRACE_EVENT(dax_kmem_transition,
 	    TP_PROTO(const char *dev, const char *from, const char *to,
 		     int err),
 	    TP_ARGS(dev, from, to, err),
@@ -27,7 +27,7 @@ TRACE_EVENT(kmem_transition,
 		      __get_str(to), __entry->err)
 );
 
-TRACE_EVENT(kmem_block,
+TRACE_EVENT(dax_kmem_block,
 	    TP_PROTO(const char *dev, u64 addr, const char *op, int err),
 	    TP_ARGS(dev, addr, op, err),
 	    TP_STRUCT__entry(__string(dev, dev)
