@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Boot the test VM: two NVDIMMs (2 GiB and 512 MiB, label areas of
+# Boot the test VM: three NVDIMMs (2 GiB, 512 MiB and 384 MiB, label areas of
 # 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0. The
 # bench VM has one 18 GiB NVDIMM instead, and 6 GiB of DRAM (enough to take
 # the pages migrated off a 4 GiB device that is 90% in use).
@@ -29,7 +29,8 @@ demo) : "${VM_TIMEOUT:=900}" ;;
 bench) : "${VM_TIMEOUT:=5400}" ;;
 *) : "${VM_TIMEOUT:=2400}" ;;   # CI has 90 min for everything
 esac
-dimms="2048 512"
+# big, small and spare regions (tools/testing/selftests/dax/dax_lib.sh)
+dimms="2048 512 384"
 ram=2G
 if [ "$mode" = bench ]; then
 	dimms=18432

@@ -76,29 +76,29 @@ memblock_bytes() {
 	echo $((0x$(cat $SYS_MEM/block_size_bytes)))
 }
 
-# region_by_size big|small: the region of at least / below 1 GiB.
+# region_by_size big|small|spare: the region of at least 1 GiB, of 512 MiB
+# to 1 GiB, or below 512 MiB. The spare one is for the test that leaves
+# memory behind for good (kmem_unload.sh), last of all.
 region_by_size() {
 	local r sz
 
 	for r in "$SYS_ND"/region*; do
 		[ -e "$r/size" ] || continue
 		sz=$(cat "$r/size")
-		if [ "$1" = big ] && [ "$sz" -ge $((1 << 30)) ]; then
-			basename "$r"
-			return 0
-		fi
-		if [ "$1" = small ] && [ "$sz" -lt $((1 << 30)) ]; then
-			basename "$r"
-			return 0
-		fi
+		case $1 in
+		big) [ "$sz" -ge $((1 << 30)) ] ;;
+		small) [ "$sz" -ge $((512 << 20)) ] && [ "$sz" -lt $((1 << 30)) ] ;;
+		spare) [ "$sz" -lt $((512 << 20)) ] ;;
+		*) false ;;
+		esac && { basename "$r"; return 0; }
 	done
 	return 1
 }
 
-# require_region big|small: set $region, or skip the whole test.
+# require_region big|small|spare: set $region, or skip the whole test.
 require_region() {
 	region=$(region_by_size "$1") && return 0
-	ktap_skip_all "no $1 NVDIMM region (big: >= 1 GiB, small: < 1 GiB)"
+	ktap_skip_all "no $1 NVDIMM region (big: >= 1 GiB, small: 512 MiB-1 GiB, spare: < 512 MiB)"
 	exit "$KSFT_SKIP"
 }
 
@@ -379,7 +379,7 @@ kmem_param_set() {
 }
 
 declare -A KMEM_SAVED
-KMEM_TUNABLES="online_policy offline_timeout_ms unplug_retries retry_max_delay_ms"
+KMEM_TUNABLES="online_policy offline_timeout_ms unbind_timeout_ms unplug_retries retry_max_delay_ms"
 
 # kmem_params_save / kmem_params_restore: the module parameters a test
 # changes, and auto_online_blocks.
@@ -715,38 +715,72 @@ retained_whole() {
 }
 
 # retained_parse LINE: split a line of drivers/kmem/retained; sets
-# rt_start, rt_end (inclusive), rt_node, rt_present, rt_attempts, rt_errno
-# (as printed), rt_pfn (numbers in decimal) and rt_reason. 1 when the line
-# does not have the documented form.
+# rt_ranges (as printed: "start-end[,start-end...]"), rt_start (the first
+# range's start), rt_end (the last range's end, inclusive), rt_node,
+# rt_present, rt_attempts, rt_errno (as printed), rt_pfn (decimal, or
+# "unknown") and rt_reason. 1 when the line does not have the documented
+# form.
 # shellcheck disable=SC2034
 retained_parse() {
-	local re='^(0x)?([0-9a-fA-F]+)-(0x)?([0-9a-fA-F]+) node=([0-9]+) '
+	local r='[0-9a-fA-F]+-[0-9a-fA-F]+'
+	local re="^($r(,$r)*) node=([0-9]+) "
 
 	re+='present_bytes=([0-9]+) attempts=([0-9]+) errno=([^ ]+) '
-	re+='pfn=0x([0-9a-fA-F]+) reason=(.+)$'
+	re+='pfn=(0x[0-9a-fA-F]+|unknown) reason=(.+)$'
 
 	[[ $1 =~ $re ]] || { msg "retained line not as documented: '$1'"; return 1; }
-	rt_start=$((16#${BASH_REMATCH[2]}))
-	rt_end=$((16#${BASH_REMATCH[4]}))
-	rt_node=${BASH_REMATCH[5]}
-	rt_present=${BASH_REMATCH[6]}
-	rt_attempts=${BASH_REMATCH[7]}
-	rt_errno=${BASH_REMATCH[8]}
-	rt_pfn=$((16#${BASH_REMATCH[9]}))
-	rt_reason=${BASH_REMATCH[10]}
+	rt_ranges=${BASH_REMATCH[1]}
+	rt_node=${BASH_REMATCH[3]}
+	rt_present=${BASH_REMATCH[4]}
+	rt_attempts=${BASH_REMATCH[5]}
+	rt_errno=${BASH_REMATCH[6]}
+	rt_pfn=$(pfn_value "${BASH_REMATCH[7]}")
+	rt_reason=${BASH_REMATCH[8]}
+	r=${rt_ranges%%,*}
+	rt_start=$((16#${r%-*}))
+	r=${rt_ranges##*,}
+	rt_end=$((16#${r#*-}))
+}
+
+# pfn_value TEXT: a pfn as printed (0x..., or "unknown") in decimal, or
+# "unknown".
+pfn_value() {
+	if [ "$1" = unknown ]; then
+		echo unknown
+	else
+		echo $(($1))
+	fi
 }
 
 # last_failure_parse TEXT: split daxX.Y/kmem/last_failure; sets lf_errno,
-# lf_pfn, lf_block (decimal) and lf_reason. 1 when it is not a failure line.
+# lf_pfn (decimal, or "unknown"), lf_block (decimal) and lf_reason. 1 when
+# it is not a failure line.
 # shellcheck disable=SC2034
 last_failure_parse() {
-	local re='^errno=(-[0-9]+) pfn=0x([0-9a-fA-F]+) block=0x([0-9a-fA-F]+) reason=(.+)$'
+	local re='^errno=(-[0-9]+) pfn=(0x[0-9a-fA-F]+|unknown) block=0x([0-9a-fA-F]+) reason=(.+)$'
 
 	[[ $1 =~ $re ]] || { msg "last_failure not as documented: '$1'"; return 1; }
 	lf_errno=${BASH_REMATCH[1]}
-	lf_pfn=$((16#${BASH_REMATCH[2]}))
+	lf_pfn=$(pfn_value "${BASH_REMATCH[2]}")
 	lf_block=$((16#${BASH_REMATCH[3]}))
 	lf_reason=${BASH_REMATCH[4]}
+}
+
+# failure_pfn_ok REASON PFN: the pfn reported with REASON (decimal, or
+# "unknown") is as documented. A page in the way is named for an unmovable
+# page, a page still there at a migration timeout, and an injected failure;
+# for every other reason no single page is known and the pfn is "unknown"
+# (notably when isolating the range failed, and at a "timeout, pages still
+# in use", when nothing was left to migrate), never the block's first pfn.
+# The caller checks where a named page is.
+failure_pfn_ok() {
+	case $1 in
+	"unmovable page" | "migration timeout" | injected)
+		[ "$2" != unknown ] || { msg "reason '$1' with pfn unknown"; return 1; } ;;
+	*)
+		eq "pfn with reason '$1'" "$2" unknown || return 1 ;;
+	esac
+	msg "reason '$1': pfn $([ "$2" = unknown ] && echo unknown || printf '%#x' "$2")"
 }
 
 # errno_is VALUE NAME NUMBER: VALUE (as printed: -16, 16, EBUSY, -EBUSY)
@@ -888,4 +922,67 @@ kmem_reset() {
 		sysfs_err "$KMEM_DRV/unbind" "$d" >/dev/null
 	done
 	reset_regions
+}
+
+# ---- pages held on the device's node (page_pin) ----
+# start_pin, stop_pin and pfns_in_device use the caller's $node (the
+# device's node), $s and $e (its range), $PAGE, and the files $PFNS (the
+# pfns page_pin reports) and $OUT (its output); pin_pid is page_pin's pid
+# while it runs.
+
+# start_pin MODE SIZE: start page_pin in the background and wait until it
+# says "ready"; on failure pin_rc is its exit status.
+start_pin() {
+	rm -f "$PFNS"
+	"$DAX_DIR/page_pin" -m "$1" -n "$node" -p "$PFNS" "$2" >"$OUT" 2>&1 &
+	pin_pid=$!
+	if wait_line "$OUT" '^ready ' 60 "$pin_pid"; then
+		msg "page_pin -m $1 $2: $(grep '^ready ' "$OUT")"
+		return 0
+	fi
+	wait_exit "$pin_pid" 5
+	pin_rc=$?
+	pin_pid=
+	msg "page_pin -m $1 $2 ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
+	return 1
+}
+
+# stop_pin: SIGUSR1 to page_pin; it must say "released" and exit 0.
+stop_pin() {
+	local rc
+
+	[ -n "$pin_pid" ] || { msg "page_pin is not running"; return 1; }
+	kill -USR1 "$pin_pid"
+	wait_exit "$pin_pid" 60
+	rc=$?
+	pin_pid=
+	[ "$rc" = 0 ] || msg "page_pin: $(tail -n 2 "$OUT" | tr '\n' ' ')"
+	eq "page_pin exit status" "$rc" 0 && grep -q '^released' "$OUT"
+}
+
+# pfns_in_device: look at the pfns page_pin wrote; sets pfns_total,
+# pfns_in (those in the device) and pinned (the device's memory block
+# numbers that hold one, sorted, space separated).
+pfns_in_device() {
+	local p a
+	local -A blk=()
+
+	pfns_total=0 pfns_in=0 pinned=
+	while read -r p; do
+		pfns_total=$((pfns_total + 1))
+		a=$((p * PAGE))
+		if [ "$a" -ge "$s" ] && [ "$a" -lt "$e" ]; then
+			pfns_in=$((pfns_in + 1))
+			blk[$((a / KMEM_MB))]=1
+		fi
+	done <"$PFNS"
+	[ ${#blk[@]} -gt 0 ] && pinned=$(printf '%s\n' "${!blk[@]}" | sort -n | tr '\n' ' ')
+	pinned=${pinned% }
+}
+
+is_pinned() {
+	case " $pinned " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
 }

@@ -6,7 +6,8 @@
 # parameter online_policy each get garbage, an empty line, whitespace only,
 # 5000 bytes, and a valid word with garbage after it; state also gets
 # "offline" and online words in the wrong state, the module parameter gets
-# "default" (a device word only). Each write must fail with the errno the
+# "default" (a device word only), and the time parameters get 0 and one
+# past an hour. Each write must fail with the errno the
 # spec gives (EINVAL, EBUSY) and change nothing: the state, both policies,
 # every memory block and its zone, MemTotal and /proc/iomem are compared
 # before and after. A zero-length write never reaches the driver (sysfs
@@ -26,7 +27,7 @@ require_region small
 RACE_SECONDS=8
 
 ktap_print_header
-ktap_set_plan 40
+ktap_set_plan 43
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -156,6 +157,28 @@ module_word_ok() {
 }
 check "module online_policy: 'unplugged' with a newline: OK, read back" \
 	unchanged_by module_word_ok
+
+# --- the time parameters: 1 ms to an hour, no "0 = unbounded" ---
+
+# time_param_ok NAME: 0 and one past an hour are refused with EINVAL and
+# leave the value; 1 and an hour are taken; the old value goes back.
+time_param_ok() {
+	local f=$KMEM_PARAMS/$1 old rc=0
+
+	old=$(kmem_param "$1")
+	refused EINVAL "$f" 0 || rc=1
+	eq "$1 after 0" "$(kmem_param "$1")" "$old" || rc=1
+	refused EINVAL "$f" 3600001 || rc=1
+	eq "$1 after 3600001" "$(kmem_param "$1")" "$old" || rc=1
+	expect_write OK "$f" 1 && eq "$1" "$(kmem_param "$1")" 1 || rc=1
+	expect_write OK "$f" 3600000 && eq "$1" "$(kmem_param "$1")" 3600000 || rc=1
+	expect_write OK "$f" "$old" || rc=1
+	return $rc
+}
+for p in offline_timeout_ms unbind_timeout_ms retry_max_delay_ms; do
+	check "module $p: 0 and 3600001 EINVAL, nothing changes; 1 and 3600000 taken" \
+		time_param_ok "$p"
+done
 
 # --- daxX.Y/state, memory unplugged ---
 

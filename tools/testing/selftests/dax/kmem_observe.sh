@@ -5,8 +5,8 @@
 # tracepoints and the memory tier of its node.
 #
 # Tracepoints: every transition (bind, a state write, a refused write, a
-# rolled-back write, unbind) gives exactly one kmem_transition event with
-# the states it went from and to and its errno, and one kmem_block event
+# rolled-back write, unbind) gives exactly one dax_kmem_transition event with
+# the states it went from and to and its errno, and one dax_kmem_block event
 # per block plugged or unplugged, with the block's address and errno, in
 # the order the driver works on them, the transition last (a failing
 # block shows its error; a rolled-back plug shows the unplug of what was
@@ -68,8 +68,8 @@ trace_start() {
 trace_events() {
 	local w='\([a-z_]*\)' err='err=\(-\{0,1\}[0-9]*\)$'
 
-	sed -n -e "s/.* kmem_transition: $dax: $w -> $w $err/transition \1 \2 \3/p" \
-	       -e "s/.* kmem_block: $dax: $w block \(0x[0-9a-f]*\) $err/\1 \2 \3/p" \
+	sed -n -e "s/.* dax_kmem_transition: $dax: $w -> $w $err/transition \1 \2 \3/p" \
+	       -e "s/.* dax_kmem_block: $dax: $w block \(0x[0-9a-f]*\) $err/\1 \2 \3/p" \
 		"$TR/trace"
 }
 

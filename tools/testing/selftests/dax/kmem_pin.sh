@@ -79,63 +79,6 @@ fi
 check "bind with policy online_movable: every block online in ZONE_MOVABLE" \
 	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
 
-# start_pin MODE SIZE: start page_pin in the background and wait until it
-# says "ready"; on failure pin_rc is its exit status.
-start_pin() {
-	rm -f "$PFNS"
-	"$DAX_DIR/page_pin" -m "$1" -n "$node" -p "$PFNS" "$2" >"$OUT" 2>&1 &
-	pin_pid=$!
-	if wait_line "$OUT" '^ready ' 60 "$pin_pid"; then
-		msg "page_pin -m $1 $2: $(grep '^ready ' "$OUT")"
-		return 0
-	fi
-	wait_exit "$pin_pid" 5
-	pin_rc=$?
-	pin_pid=
-	msg "page_pin -m $1 $2 ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
-	return 1
-}
-
-# stop_pin: SIGUSR1 to page_pin; it must say "released" and exit 0.
-stop_pin() {
-	local rc
-
-	[ -n "$pin_pid" ] || { msg "page_pin is not running"; return 1; }
-	kill -USR1 "$pin_pid"
-	wait_exit "$pin_pid" 60
-	rc=$?
-	pin_pid=
-	[ "$rc" = 0 ] || msg "page_pin: $(tail -n 2 "$OUT" | tr '\n' ' ')"
-	eq "page_pin exit status" "$rc" 0 && grep -q '^released' "$OUT"
-}
-
-# pfns_in_device: look at the pfns page_pin wrote; sets pfns_total,
-# pfns_in (those in the device) and pinned (the device's memory block
-# numbers that hold one, sorted, space separated).
-pfns_in_device() {
-	local p a
-	local -A blk=()
-
-	pfns_total=0 pfns_in=0 pinned=
-	while read -r p; do
-		pfns_total=$((pfns_total + 1))
-		a=$((p * PAGE))
-		if [ "$a" -ge "$s" ] && [ "$a" -lt "$e" ]; then
-			pfns_in=$((pfns_in + 1))
-			blk[$((a / KMEM_MB))]=1
-		fi
-	done <"$PFNS"
-	[ ${#blk[@]} -gt 0 ] && pinned=$(printf '%s\n' "${!blk[@]}" | sort -n | tr '\n' ' ')
-	pinned=${pinned% }
-}
-
-is_pinned() {
-	case " $pinned " in
-	*" $1 "*) return 0 ;;
-	esac
-	return 1
-}
-
 # --- (a) a vmsplice pin held over the unbind ---
 
 vmsplice_pin() {

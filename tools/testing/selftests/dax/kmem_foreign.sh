@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Other writers of memoryN/state against a device whose memory is movable.
+# A plain "online" lets the kernel pick the zone, and on the pmem's
+# memory-only node it picks ZONE_NORMAL, where the node's own kernel data
+# lands and keeps the memory from ever being removed. kmem refuses a
+# foreign online into a kernel zone with EPERM while the device's memory
+# is movable; offlining, and onlining movable, stay allowed. The small
+# region:
+#  (a) bound with online_policy online_movable: a block offlined through
+#      memoryN/state; "online" and "online_kernel" are refused with EPERM
+#      and leave it offline; "online_movable" onlines it; the unbind
+#      removes everything;
+#  (b) daxctl reconfigure-device (kmem adds the memory offline, daxctl
+#      onlines it movable): the same "online" after an offline is refused,
+#      the block goes back with online_movable, and daxctl takes the
+#      device back to devdax;
+#  (c) a partial device: one block retained (an injected failure) and
+#      re-adopted by a bind whose policy adds nothing; it reads
+#      online_movable with the other blocks unplugged, and writing
+#      online_movable completes it instead of doing nothing.
+
+# shellcheck disable=SC2016 # eval '...' expands when the check runs
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl daxctl modprobe
+require_progs sysfs_write
+require_region small
+
+ktap_print_header
+ktap_set_plan 11
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+cleanup() {
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+kmem_new_device
+POL=$SYS_DAX/devices/$dax/online_policy
+dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
+IOMEM0=$(cat /proc/iomem)
+b=$SYS_MEM/memory$((s / KMEM_MB))
+msg "block under test: ${b##*/}"
+
+# refused_online: "online" and "online_kernel" to the offline block fail
+# with EPERM and leave it offline; "online_movable" onlines it.
+refused_online() {
+	local rc=0
+
+	eq "offline ${b##*/}" "$(sysfs_err "$b/state" offline)" OK || return 1
+	kmsg_mark "foreign-$$"
+	eq "online" "$(sysfs_err "$b/state" online)" EPERM || rc=1
+	eq "online_kernel" "$(sysfs_err "$b/state" online_kernel)" EPERM || rc=1
+	eq "${b##*/} state" "$(read_word "$b/state")" offline || rc=1
+	kmsg_since "foreign-$$" | grep -q "$dax: block .* online refused" ||
+		{ msg "no 'online refused' message naming $dax"; rc=1; }
+	return $rc
+}
+
+movable_again() {
+	eq "online_movable" "$(sysfs_err "$b/state" online_movable)" OK &&
+		eq "${b##*/} zone" "$(read_word "$b/valid_zones")" Movable
+}
+
+expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
+check "(a) bound online_movable" \
+	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+check "(a) a block offlined by hand: online, online_kernel refused with EPERM, it stays offline" \
+	refused_online
+check "(a) online_movable brings it back; the device reads online_movable again" \
+	eval 'movable_again && state_is online_movable "$dax" "$s" "$e" "$base"'
+check "(a) unbind removes everything" \
+	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
+	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+
+# (b) the device's own policy says nothing: daxctl onlines it movable
+expect_write OK "$POL" default || ktap_exit_fail_msg "cannot set $dax online_policy"
+kmem_param_set online_policy offline || ktap_exit_fail_msg "cannot set kmem.online_policy"
+check "(b) daxctl reconfigure-device: every block online in ZONE_MOVABLE" \
+	eval 'run daxctl reconfigure-device -m system-ram "$dax" &&
+	      state_is online_movable "$dax" "$s" "$e" "$base"'
+check "(b) a block offlined by hand: online, online_kernel refused with EPERM, it stays offline" \
+	refused_online
+check "(b) online_movable brings it back" movable_again
+check "(b) daxctl takes the device back to devdax: memory gone" \
+	eval 'run daxctl reconfigure-device -m devdax -f "$dax" && kmem_gone "$s" "$e" "$base"'
+
+# (c) online_movable, one block retained, re-adopted with policy unplugged
+partial() {
+	local top=$(((e / KMEM_MB - 1) * KMEM_MB))
+
+	dax_unbind_any "$dax" && expect_write OK "$POL" online_movable &&
+		kmem_bind "$dax" && kmem_param_set unplug_retries 1 &&
+		kmem_fail_at "$top" && kmem_unbind "$dax" && retained_single &&
+		expect_write OK "$POL" unplugged && kmem_bind "$dax" &&
+		retained_empty && kmem_fail_at 0 || return 1
+	msg "re-adopted: state $(dax_state "$dax"), present_bytes $(kmem_attr "$dax" present_bytes)"
+	eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" "$KMEM_MB" &&
+		state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "(c) one block re-adopted, the others unplugged: reads online_movable" partial
+check "(c) writing online_movable completes it: every block online in ZONE_MOVABLE" \
+	eval 'expect_write OK "$SYS_DAX/devices/$dax/state" online_movable &&
+	      eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" $((e - s)) &&
+	      state_is online_movable "$dax" "$s" "$e" "$base"'
+check "(c) unbind removes everything" \
+	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
+	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+
+ktap_finished
