@@ -5,6 +5,7 @@
 #   make          install what is missing, assemble, build, boot the demo VM
 #   make check    static checks, build what is stale, run the selftests in the VM
 #   make bench    stock 6.12 against the series, results in results/bench/
+#   make series   the series as git am-able patches with a cover letter, in build/series/
 
 # The base, pinned here and nowhere else.
 BASE_PKG     := linux-source-6.12
@@ -17,7 +18,7 @@ export BASE_PKG BASE_VERSION TOP BUILD JOBS
 
 H := $(TOP)/harness
 
-.PHONY: all demo deps assemble kernel initramfs check check-stock bench static vmcheck test shell clean distclean
+.PHONY: all demo deps assemble kernel initramfs series check check-stock bench static vmcheck test shell clean distclean
 
 all: demo
 
@@ -35,6 +36,13 @@ initramfs: kernel
 
 demo: initramfs
 	@$(H)/vm.sh demo
+
+# The queue and the owned files (one commit per patches/owned/NN-name.txt)
+# as patches git am applies onto the pristine base, with a cover letter
+# (patches/cover-letter.txt): build/series/. make check applies them and
+# compares the result with build/linux.
+series: assemble
+	@$(H)/series.sh
 
 # T="test1.sh test2.sh" runs only those selftests; MUTANT=name applies
 # harness/mutants/name.patch (a deliberate breakage) first.

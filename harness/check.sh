@@ -64,6 +64,8 @@ tap_stage() {
 stage assemble "$H/assemble.sh" || fatal "assemble the tree"
 stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
 [ "$KMEM_VARIANT" = stock ] || tap_stage static "$H/static-checks.sh"
+# make series, applied with git am onto the pristine base: build/linux again
+[ "$KMEM_VARIANT" = stock ] || tap_stage series "$H/series-check.sh"
 stage kernel "$H/build-kernel.sh" || fatal "build the kernel"
 stage initramfs "$H/mkinitramfs.sh" || fatal "build the initramfs and selftests"
 if grep -q 'warning:' "$LOGS/selftests.log"; then

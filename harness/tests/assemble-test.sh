@@ -3,8 +3,9 @@
 # Tests of harness/assemble.sh on a tiny fake base tree: the quilt queue
 # (apply, incremental re-apply, a patch that does not apply names itself
 # and the file), owned files (linked, the upstream copy restored when no
-# longer owned, patches may not touch them) and mutants (applied, then
-# reverted). Prints one TAP line per check.
+# longer owned, patches may not touch them), mutants (applied, then
+# reverted), format-patch.sh, and make series with its check (series.sh,
+# series-check.sh). Prints one TAP line per check.
 set -uo pipefail
 HARNESS=$(cd "$(dirname "$0")/.." && pwd)
 unset MUTANT    # the fake tree has no mutants of the real one
@@ -141,5 +142,77 @@ ok "... and the series tree is left as it was" \
 	eval 'grep -qx 2 "$SRC/mm/a.c" && grep -qx "our kmem" "$SRC/drivers/dax/kmem.c"'
 ok "... a mutant is refused there" eval '! MUTANT=o KMEM_VARIANT=stock assemble'
 ok "an unknown variant is refused" eval '! KMEM_VARIANT=nope assemble'
+
+# make series (series.sh) and its check (series-check.sh) on the fake base:
+# the queue is 0001-a.patch (in format-patch form since the test above),
+# the owned files drivers/dax/kmem.c, mm/new.c, kernel/configs/t.config and
+# tools/testing/selftests/dax/t.sh.
+series() {
+	"$TOP/harness/series.sh" >"$work/out" 2>&1
+}
+series_check() {
+	"$TOP/harness/series-check.sh" >"$work/out" 2>&1
+}
+owned_msg() { # owned_msg NAME FILES SUBJECT: patches/owned/NAME.txt
+	printf 'Files: %s\n\n%s\n\nBody.\n\nSigned-off-by: test <test@example.org>\n' "$2" "$3" \
+		>"$TOP/patches/owned/$1.txt"
+}
+mkdir -p "$TOP/patches/owned"
+printf 'What the series does.\n' >"$TOP/patches/cover-letter.txt"
+owned_msg 01-kmem "drivers/dax/kmem.c mm" "dax/kmem: ours"
+owned_msg 02-config "kernel/configs/t.config" "kernel/configs: t"
+ok "series: an owned file in no owned commit fails the export, naming it" \
+	eval '! series && grep -q "tools/testing/selftests/dax/t.sh is owned but in no owned commit" "$work/out"'
+owned_msg 03-selftests "tools/testing/selftests/dax/ kernel/configs" "selftests/dax: t"
+ok "series: ... and so does one in two owned commits" \
+	eval '! series && grep -q "kernel/configs/t.config is in two owned commits" "$work/out"'
+owned_msg 03-selftests "tools/testing/selftests/dax/" "selftests/dax: t"
+cp "$TOP/patches/0001-a.patch" "$work/0002-plain.patch"
+sed -n '/^diff --git/,$p' "$work/0002-plain.patch" >"$TOP/patches/0002-plain.patch"
+echo 0002-plain.patch >>"$TOP/patches/series"
+ok "series: a queue patch not in git format-patch form is refused" \
+	eval '! series && grep -q "patches/0002-plain.patch is not in git format-patch form" "$work/out"'
+sed -i '/0002-plain.patch/d' "$TOP/patches/series"
+rm "$TOP/patches/0002-plain.patch"
+cp "$TOP/patches/0001-a.patch" "$work/0001-a.patch"
+sed -i 's/^ three$/ THREE/' "$TOP/patches/0001-a.patch"   # patch would take it with fuzz
+ok "series: a queue patch that git am does not apply fails the export" \
+	eval '! series && grep -q "git am of the queue failed" "$work/out"'
+ok "... and series-check says so" \
+	eval '! series_check && grep -q "^not ok - series: harness/series.sh exports" "$work/out"'
+cp "$work/0001-a.patch" "$TOP/patches/0001-a.patch"
+# shellcheck disable=SC2034  # used in the eval strings below
+S="$BUILD/series"
+ok "series: a cover letter, the queue patch, then one patch per owned commit" \
+	eval 'series && [ "$(cd "$S" && echo *)" = "0000-cover-letter.patch 0001-a.patch 0002-dax-kmem-ours.patch 0003-kernel-configs-t.patch 0004-selftests-dax-t.patch" ]'
+ok "... numbered [PATCH n/4], the cover letter's text and shortlog in 0/4" \
+	eval 'grep -q "^Subject: \[PATCH 0/4\] dax kmem: " "$S/0000-cover-letter.patch" &&
+	      grep -qx "What the series does." "$S/0000-cover-letter.patch" &&
+	      grep -qx "  selftests/dax: t" "$S/0000-cover-letter.patch" &&
+	      grep -q "^Subject: \[PATCH 1/4\] mm: a: spell two as a digit" "$S/0001-a.patch" &&
+	      grep -q "^Subject: \[PATCH 2/4\] dax/kmem: ours" "$S/0002-dax-kmem-ours.patch" &&
+	      grep -q "^Signed-off-by: test <test@example.org>" "$S/0004-selftests-dax-t.patch"'
+ok "series-check: the patches apply with git am and give the assembled tree" \
+	eval 'series_check && grep -qx "ok - series: 4 patches apply with git am onto the pristine base" "$work/out" &&
+	      grep -qx "ok - series: the result is identical to $SRC" "$work/out"'
+ok "series: nothing changed, nothing exported again" eval 'series && grep -q "is up to date" "$work/out"'
+ok "series: without a git identity (CI), the first owned commit's author sends it" \
+	eval 'env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL -u GIT_COMMITTER_NAME -u GIT_COMMITTER_EMAIL \
+	      GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 EMAIL= "$TOP/harness/series.sh" >"$work/out" 2>&1 &&
+	      grep -qx "From: test <test@example.org>" "$S/0000-cover-letter.patch"'
+t=$(stat -c %Y "$TOP/mm/new.c")
+printf 'changed\n' >>"$TOP/mm/new.c"
+touch -d "@$t" "$TOP/mm/new.c"    # only the content tells
+ok "series-check: an owned file changed is exported again" \
+	eval 'series_check && grep -qx "ok - series: the result is identical to $SRC" "$work/out"'
+cp "$SRC/mm/a.c" "$work/a.c"
+echo "not in the series" >>"$SRC/mm/a.c"
+ok "series-check: a tree that is not the series fails, naming the file" \
+	eval '! series_check && grep -q "^not ok - series: the result is identical" "$work/out" &&
+	      grep -qx "# differs: mm/a.c" "$work/out"'
+cp "$work/a.c" "$SRC/mm/a.c"
+ok "series-check: a tree with a mutant is not compared" \
+	eval 'MUTANT=m assemble && series_check && grep -q "^ok - series: the result is identical .* # SKIP mutant m" "$work/out" &&
+	      assemble'
 
 [ "$fails" = 0 ]
