@@ -441,7 +441,7 @@ static void dax_kmem_pfn_shown(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, kmem_pfn(0x190000, &buf), "0x190000");
 	KUNIT_EXPECT_STREQ(test, kmem_pfn(MHP_PFN_UNKNOWN, &buf), "unknown");
 	/* 0 is a pfn like any other */
-	KUNIT_EXPECT_STREQ(test, kmem_pfn(0, &buf), "0");
+	KUNIT_EXPECT_STREQ(test, kmem_pfn(0, &buf), "0x0");
 }
 
 /*

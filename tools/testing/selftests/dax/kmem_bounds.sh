@@ -14,9 +14,12 @@
 #  (b) with the injection still on, the background retry runs bounded
 #      rounds: a bind re-adopts the memory (cancelling the worker) within
 #      the budget, and it is all still there;
-#  (c) injection off, a page pinned by a pipe (vmsplice): SIGINT to an
-#      unbinder that handles it, delivered mid-migration, changes nothing:
-#      only the pinned blocks are retained, with ETIMEDOUT (not EINTR);
+#  (c) injection off, a page pinned by a pipe (vmsplice): SIGTERM (what
+#      systemd sends first) to an unbinder that handles it, delivered
+#      mid-migration, changes nothing: only the pinned blocks are retained,
+#      with ETIMEDOUT (not EINTR). The handler must have run: the signal
+#      was really pending. (Not SIGINT: a shell's background job ignores
+#      it, and a signal ignored on entry cannot be trapped.)
 #  (d) SIGKILL to an unbinder mid-migration: the unbind ends at once and
 #      hands what is left to the background worker, which removes it all
 #      once the pin is gone; then device_dax can take the device again.
@@ -46,11 +49,12 @@ modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
 
 # inject on|off: make test_pages_isolated() fail with -EBUSY every time,
-# quietly (verbose 0: no stack traces in the log), or stop it.
+# quietly (verbose 0: no stack traces in the log), or stop it. retval is
+# read as an unsigned 64-bit number: -EBUSY in two's complement.
 inject() {
 	if [ "$1" = on ]; then
 		echo test_pages_isolated >"$FF/inject" &&
-			echo -16 >"$FF/test_pages_isolated/retval" &&
+			printf '%#x\n' -16 >"$FF/test_pages_isolated/retval" &&
 			echo 0 >"$FF/verbose" && echo 100 >"$FF/probability" &&
 			echo 1 >"$FF/interval" && echo -1 >"$FF/times" &&
 			echo 0 >"$FF/space" && echo N >"$FF/task-filter"
@@ -93,17 +97,17 @@ fi
 check "bind with policy online_movable: every block online in ZONE_MOVABLE" \
 	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
 
-# unbind_bg [handled_int]: unbind $dax from kmem in the background;
+# unbind_bg [handled_term]: unbind $dax from kmem in the background;
 # unb_pid is the pid of the process that writes (it gets the signals). Its
-# first line of output in $UNB is OK or the errno. With handled_int the
-# writer is a bash that handles SIGINT: the signal is pending during the
+# first line of output in $UNB is OK or the errno. With handled_term the
+# writer is a bash that handles SIGTERM: the signal is pending during the
 # write, but not fatal.
 unbind_bg() {
 	rm -f "$UNB"
-	if [ "${1:-}" = handled_int ]; then
-		bash -c 'trap "echo got SIGINT >&2" INT
+	if [ "${1:-}" = handled_term ]; then
+		bash -c 'trap "echo got SIGTERM" TERM
 			 if echo "$1" >"$2"; then echo OK; else echo FAILED; fi' \
-			handled_int "$dax" "$KMEM_DRV/unbind" >"$UNB" 2>&1 &
+			handled_term "$dax" "$KMEM_DRV/unbind" >"$UNB" 2>&1 &
 	else
 		"$SYSFS_WRITE" "$KMEM_DRV/unbind" "$dax" >"$UNB" 2>&1 &
 	fi
@@ -190,7 +194,7 @@ pinned_going_offline() {
 	return 1
 }
 
-# signal_mid_migration SIGNAL [handled_int]: pin, unbind (unbind_bg), send
+# signal_mid_migration SIGNAL [handled_term]: pin, unbind (unbind_bg), send
 # SIGNAL once a pinned block is going offline; wait for the unbinder.
 signal_mid_migration() {
 	local sig=$1 rc
@@ -216,8 +220,8 @@ signal_mid_migration() {
 only_pinned_retained() {
 	local rc=0
 
-	signal_mid_migration INT handled_int || return 1
-	grep -q '^got SIGINT' "$UNB" || { msg "the handler did not run"; rc=1; }
+	signal_mid_migration TERM handled_term || return 1
+	grep -q '^got SIGTERM' "$UNB" || { msg "the handler did not run"; rc=1; }
 	grep -q '^OK$' "$UNB" || { msg "the unbind write failed"; rc=1; }
 	kmem_bound "$dax" && { msg "$dax still bound"; rc=1; }
 	retained_single || return 1
@@ -228,7 +232,7 @@ only_pinned_retained() {
 		{ msg "errno $rt_errno, want ETIMEDOUT (EINTR: the signal stopped it)"; rc=1; }
 	return $rc
 }
-check "(c) SIGINT handled by the unbinder, mid-migration: only pinned blocks retained, ETIMEDOUT" \
+check "(c) SIGTERM handled by the unbinder, mid-migration: only pinned blocks retained, ETIMEDOUT" \
 	only_pinned_retained
 
 check "(c) the pin released: the worker removes the rest; MemTotal, /proc/iomem at the baseline" \
