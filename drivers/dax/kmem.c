@@ -502,6 +502,33 @@ static void kmem_set_busy(struct kmem_dev *kdev, bool busy)
 }
 
 /*
+ * Start a transition that may have to put every block back: mark it busy
+ * and return a copy of bstate[] to undo to (kfree() it), or NULL without
+ * memory (nothing started then). Must be called with kdev->lock held.
+ */
+static u8 *kmem_begin_undoable(struct kmem_dev *kdev)
+{
+	u8 *old = kmalloc(kdev->nr_blocks, GFP_KERNEL);
+
+	if (!old)
+		return NULL;
+	kmem_set_busy(kdev, true);
+	spin_lock(&kdev->stat_lock);
+	memcpy(old, kdev->bstate, kdev->nr_blocks);
+	spin_unlock(&kdev->stat_lock);
+	return old;
+}
+
+/* A transition reached @want: reads say so from now on. */
+static void kmem_reached(struct kmem_dev *kdev, enum kmem_state want)
+{
+	spin_lock(&kdev->stat_lock);
+	kdev->want_online = want == KMEM_S_ONLINE;
+	kdev->movable = want == KMEM_S_ONLINE_MOVABLE;
+	spin_unlock(&kdev->stat_lock);
+}
+
+/*
  * The jiffies by which something that starts at @now and has @ms
  * milliseconds must end; never 0, which means "no bound" to core mm.
  */
@@ -652,12 +679,8 @@ static int kmem_plug_all(struct kmem_dev *kdev, enum kmem_state want)
 	}
 	if (!rc) {
 		/* reads say the target only once it is reached */
-		spin_lock(&kdev->stat_lock);
-		kdev->want_online = want == KMEM_S_ONLINE;
-		kdev->movable = want == KMEM_S_ONLINE_MOVABLE;
-		kdev->busy = false;
-		kdev->actor = NULL;
-		spin_unlock(&kdev->stat_lock);
+		kmem_reached(kdev, want);
+		kmem_set_busy(kdev, false);
 		return 0;
 	}
 
@@ -692,14 +715,9 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 	int rc = 0;
 
 	lockdep_assert_held(&kdev->lock);
-	old = kmalloc(kdev->nr_blocks, GFP_KERNEL);
+	old = kmem_begin_undoable(kdev);
 	if (!old)
 		return -ENOMEM;
-	spin_lock(&kdev->stat_lock);
-	memcpy(old, kdev->bstate, kdev->nr_blocks);
-	kdev->busy = true;
-	kdev->actor = current;
-	spin_unlock(&kdev->stat_lock);
 
 	/* from the top, so ZONE_MOVABLE shrinks from its end */
 	while (idx--) {
@@ -708,10 +726,7 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 			break;
 	}
 	if (!rc) {
-		spin_lock(&kdev->stat_lock);
-		kdev->want_online = false;
-		kdev->movable = false;
-		spin_unlock(&kdev->stat_lock);
+		kmem_reached(kdev, KMEM_S_UNPLUGGED);
 		goto out;
 	}
 
@@ -762,13 +777,9 @@ static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 	int rc = 0;
 
 	lockdep_assert_held(&kdev->lock);
-	old = kmalloc(kdev->nr_blocks, GFP_KERNEL);
+	old = kmem_begin_undoable(kdev);
 	if (!old)
 		return -ENOMEM;
-	kmem_set_busy(kdev, true);
-	spin_lock(&kdev->stat_lock);
-	memcpy(old, kdev->bstate, kdev->nr_blocks);
-	spin_unlock(&kdev->stat_lock);
 
 	end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
 	for (idx = 0; idx < kdev->nr_blocks && !rc; idx++) {
@@ -783,10 +794,7 @@ static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 			rc = -EIO;
 	}
 	if (!rc) {
-		spin_lock(&kdev->stat_lock);
-		kdev->want_online = want == KMEM_S_ONLINE;
-		kdev->movable = want == KMEM_S_ONLINE_MOVABLE;
-		spin_unlock(&kdev->stat_lock);
+		kmem_reached(kdev, want);
 		goto out;
 	}
 
@@ -1499,12 +1507,8 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		for (idx = 0; idx < old->nr_blocks; idx++)
 			if (kmem_bstate(old, idx) == KMEM_B_UNPLUGGED)
 				kmem_plug_block(old, idx, type);
-		spin_lock(&old->stat_lock);
-		old->want_online = want == KMEM_S_ONLINE;
-		old->movable = want == KMEM_S_ONLINE_MOVABLE;
-		old->busy = false;
-		old->actor = NULL;
-		spin_unlock(&old->stat_lock);
+		kmem_reached(old, want);
+		kmem_set_busy(old, false);
 	}
 	mutex_unlock(&old->lock);
 	return had;

@@ -680,6 +680,18 @@ kmem_new_device() {
 	msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
 }
 
+# kmem_new_unbound [POLICY]: kmem_new_device, then the device unbound from
+# every driver, which is the baseline: IOMEM0 is /proc/iomem then, POL the
+# device's online_policy file, set to POLICY if given. Bails out on failure.
+kmem_new_unbound() {
+	kmem_new_device
+	POL=$SYS_DAX/devices/$dax/online_policy
+	dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
+	IOMEM0=$(cat /proc/iomem)
+	[ -z "${1:-}" ] || expect_write OK "$POL" "$1" ||
+		ktap_exit_fail_msg "cannot set $dax online_policy"
+}
+
 # kmem_retained: the lines of drivers/kmem/retained (nothing when the file
 # or the module is missing).
 kmem_retained() {

@@ -84,11 +84,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kmem_new_device
-POL=$SYS_DAX/devices/$dax/online_policy
-dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
-IOMEM0=$(cat /proc/iomem)
-expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
+kmem_new_unbound online_movable
 if ! kmem_param_set offline_timeout_ms $T_BLOCK || ! kmem_param_set unbind_timeout_ms $T_UNBIND ||
    ! kmem_param_set unplug_retries 2 || ! kmem_param_set retry_max_delay_ms 1000; then
 	ktap_exit_fail_msg "cannot set the kmem parameters"
@@ -235,9 +231,14 @@ only_pinned_retained() {
 check "(c) SIGTERM handled by the unbinder, mid-migration: only pinned blocks retained, ETIMEDOUT" \
 	only_pinned_retained
 
+# released_all_gone: the pin released, the worker removes what was
+# retained; MemTotal and /proc/iomem back at the baseline.
+released_all_gone() {
+	stop_pin && wait_until 60 retained_none && kmem_gone "$s" "$e" "$base" &&
+		same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"
+}
 check "(c) the pin released: the worker removes the rest; MemTotal, /proc/iomem at the baseline" \
-	eval 'stop_pin && wait_until 60 retained_none && kmem_gone "$s" "$e" "$base" &&
-	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+	released_all_gone
 
 killed_hands_over() {
 	local rc=0
@@ -255,8 +256,7 @@ check "(d) SIGKILL mid-migration: the unbind ends, what is left is retained for 
 	killed_hands_over
 
 check "(d) the pin released: the worker removes it all, MemTotal and /proc/iomem at the baseline" \
-	eval 'stop_pin && wait_until 60 retained_none && kmem_gone "$s" "$e" "$base" &&
-	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+	released_all_gone
 
 check "(d) device_dax takes the device again" \
 	eval 'eq "bind device_dax" "$(sysfs_err "$SYS_DAX/drivers/device_dax/bind" "$dax")" OK'

@@ -41,10 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kmem_new_device
-POL=$SYS_DAX/devices/$dax/online_policy
-dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
-IOMEM0=$(cat /proc/iomem)
+kmem_new_unbound
 b=$SYS_MEM/memory$((s / KMEM_MB))
 msg "block under test: ${b##*/}"
 

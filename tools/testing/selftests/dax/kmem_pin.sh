@@ -65,12 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kmem_new_device
-POL=$SYS_DAX/devices/$dax/online_policy
-dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
-# the baseline: the device bound to no driver
-IOMEM0=$(cat /proc/iomem)
-expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
+kmem_new_unbound online_movable
 if ! kmem_param_set offline_timeout_ms 2000 || ! kmem_param_set unplug_retries 2 ||
    ! kmem_param_set retry_max_delay_ms 1000; then
 	ktap_exit_fail_msg "cannot set the kmem parameters"

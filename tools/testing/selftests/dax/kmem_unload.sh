@@ -30,12 +30,8 @@ ktap_set_plan 6
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 
-kmem_new_device
+kmem_new_unbound online_movable
 [ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax has $nb whole blocks, want 2"
-POL=$SYS_DAX/devices/$dax/online_policy
-dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
-IOMEM0=$(cat /proc/iomem)
-expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
 
 # --- (a) unbind against modprobe -r ---
 
