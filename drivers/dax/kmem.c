@@ -418,6 +418,18 @@ static enum mmop kmem_bstate_mmop(enum kmem_bstate state)
  * online_movable, or when all of its online memory is in ZONE_MOVABLE.
  * Return: 0, or the negative errno the writer gets.
  */
+/*
+ * Whether the device's memory is movable: it was last onlined
+ * online_movable, or all of its online memory is in ZONE_MOVABLE. Needs
+ * kdev->stat_lock.
+ */
+static bool kmem_movable(struct kmem_dev *kdev)
+{
+	lockdep_assert_held(&kdev->stat_lock);
+	return kdev->movable ||
+	       (kdev->count[KMEM_B_MOVABLE] && !kdev->count[KMEM_B_KERNEL]);
+}
+
 static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
 		     enum zone_type zone, struct task_struct *task)
 {
@@ -426,10 +438,7 @@ static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
 		return task == kdev->actor ? 0 : -EBUSY;
 	if (action != MEM_GOING_ONLINE || zone == ZONE_MOVABLE)
 		return 0;
-	if (kdev->movable ||
-	    (kdev->count[KMEM_B_MOVABLE] && !kdev->count[KMEM_B_KERNEL]))
-		return -EPERM;
-	return 0;
+	return kmem_movable(kdev) ? -EPERM : 0;
 }
 
 /*
@@ -764,9 +773,12 @@ static bool kmem_incomplete(struct kmem_dev *kdev)
  * offline, and any online word for one with blocks unplugged (re-adopted
  * memory whose policy added nothing, an add that failed). Unplugged blocks
  * are added and onlined; offline ones are removed and added again onlined
- * (a driver cannot online a present block itself). On failure every block
- * changed is put back as it was, within unbind_timeout_ms and ignoring
- * signals. Must be called with kdev->lock held. Return: 0 or the errno.
+ * (a driver cannot online a present block itself). "online" lets the
+ * kernel pick the zone, but not for a movable device: its blocks go back
+ * to ZONE_MOVABLE, as kmem_veto() asks of everybody else. On failure every
+ * block changed is put back as it was, within unbind_timeout_ms and
+ * ignoring signals. Must be called with kdev->lock held. Return: 0 or the
+ * errno.
  */
 static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 {
@@ -780,6 +792,10 @@ static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 	old = kmem_begin_undoable(kdev);
 	if (!old)
 		return -ENOMEM;
+	spin_lock(&kdev->stat_lock);
+	if (type == MMOP_ONLINE && kmem_movable(kdev))
+		type = MMOP_ONLINE_MOVABLE;
+	spin_unlock(&kdev->stat_lock);
 
 	end = kmem_deadline(READ_ONCE(unbind_timeout_ms));
 	for (idx = 0; idx < kdev->nr_blocks && !rc; idx++) {

@@ -699,6 +699,14 @@ kmem_retained() {
 	return 0
 }
 
+# retained_of START: the lines of drivers/kmem/retained of the device whose
+# first range starts at START (a number): other tests may leave retained
+# memory of their own behind (kmem_kernel_zone.sh does, on purpose).
+retained_of() {
+	kmem_retained | grep "^$(printf '%x' "$1")-"
+	return 0
+}
+
 retained_empty() {
 	eq "drivers/kmem/retained" "$(kmem_retained | tr '\n' '|')" ""
 }
