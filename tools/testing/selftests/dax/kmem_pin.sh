@@ -180,9 +180,9 @@ if [ -n "$pinned" ]; then
 	check "pin held, unbind: MemTotal and /proc/iomem count exactly the retained blocks" \
 		kmem_settled "$s" "$e" kmem_consistent "$dax" "$s" "$e" "$base"
 	check "pin held, memory retained: modprobe -r kmem fails" kmem_rmmod_refused
-	check "pin held, bind again: retained memory re-adopted, the rest added again, retained empty" \
+	check "pin held, bind again: retained memory re-adopted, the rest added, retained empty" \
 		readopt
-	check "pin held, unbind again: the pinned blocks retained again, the others gone" unbind_again
+	check "pin held, unbind again: pinned blocks retained again, the others gone" unbind_again
 else
 	for w in "pin held, unbind: blocks with pinned pages retained" \
 		 "pin held, unbind: every other block removed" \
