@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test VM: three NVDIMMs (2 GiB, 512 MiB and 384 MiB, label areas of
-# 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0. The
+# 128 KiB) on a memory-only NUMA node 1, 2 GiB of DRAM on node 0 (check
+# mode: and 512 MiB of Soft Reserved memory for dax_hmem). The
 # bench VM has one 18 GiB NVDIMM instead, and 6 GiB of DRAM (enough to take
 # the pages migrated off a 4 GiB device that is 90% in use).
 #
@@ -32,9 +33,22 @@ esac
 # big, small and spare regions (tools/testing/selftests/dax/dax_lib.sh)
 dimms="2048 512 384"
 ram=2G
+extra=
 if [ "$mode" = bench ]; then
 	dimms=18432
 	ram=6G
+elif [ "$mode" = check ]; then
+	# 512 MiB of node 0 made Soft Reserved at 2 GiB (e820 type
+	# 0xefffffff): dax_hmem makes it a dynamic dax region, where
+	# hmem_ranges.sh builds a device of several ranges. The firmware keeps
+	# the last 132 KiB below the end of low RAM: 640 MiB more than the
+	# usual 2 GiB, so that the 512 MiB end below that, and the kernel
+	# gets 2 GiB and almost 128 MiB of RAM.
+	ram=2688M
+	# region_idle: the region starts with an empty device, not one that
+	# kmem takes whenever it loads (hmem's default), so that no other test
+	# sees it.
+	extra="memmap=512M%0x80000000-1+0xefffffff dax_hmem.region_idle=1"
 fi
 
 # Fresh, sparse NVDIMM backing files: every run starts from blank labels.
@@ -62,12 +76,12 @@ accel=(-accel tcg -cpu max,la57=off)
 
 # memmap_on_memory only takes effect for dax devices that ask for it
 # (daxX.Y/memmap_on_memory); kmem_memmap.sh does
-cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode"
+cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode${extra:+ $extra}"
 [ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
 [ "$mode" = bench ] && cmdline="$cmdline kmemtest.reps=${KMEM_BENCH_REPS:-3}${KMEM_BENCH_SIZES:+ kmemtest.sizes=$(echo "$KMEM_BENCH_SIZES" | tr ' ' ',')}"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
-      -m "$ram,slots=4,maxmem=64G"
+      -m "$ram,slots=6,maxmem=64G"
       -object "memory-backend-ram,id=ram0,size=$ram"
       -numa node,nodeid=0,cpus=0-1,memdev=ram0 -numa node,nodeid=1
       "${nvdimm_args[@]}"
@@ -84,11 +98,27 @@ if [ "$mode" = shell ]; then
 fi
 
 : >"$out"
+# check: the guest's ttyS2 reaches QEMU's monitor through qmp-relay.py, for
+# the tests that hot-add and remove DIMMs (mhp_rollback.sh); two DIMM slots
+# are free for them (slots=6, three NVDIMMs).
+relay_args=()
+relay_log="$vm/relay-$mode.log"
+if [ "$mode" = check ]; then
+	rm -f "$vm/guest-hp.sock" "$vm/qmp.sock" "$relay_log"
+	relay_args=(-chardev "socket,id=hp,path=$vm/guest-hp.sock,server=on,wait=off"
+		    -serial chardev:hp -qmp "unix:$vm/qmp.sock,server=on,wait=off")
+fi
 t0=$(date +%s)
 progress vm "booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
 timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$out" \
-	</dev/null >"$vm/qemu-$mode.log" 2>&1 &
+	"${relay_args[@]}" </dev/null >"$vm/qemu-$mode.log" 2>&1 &
 qpid=$!
+rpid=
+if [ "$mode" = check ]; then
+	python3 "$TOP/harness/qmp-relay.py" "$vm/guest-hp.sock" "$vm/qmp.sock" \
+		"$relay_log" 2>>"$relay_log" &
+	rpid=$!
+fi
 tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u 's/^/  | /' &
 tpid=$!
 # Boot watchdog: a guest that has said nothing on the results port after
@@ -109,6 +139,10 @@ wait "$qpid" || rc=$?
 sleep 1
 kill "$tpid" 2>/dev/null || true
 wait "$tpid" 2>/dev/null || true
+if [ -n "$rpid" ]; then
+	kill "$rpid" 2>/dev/null || true
+	wait "$rpid" 2>/dev/null || true
+fi
 
 end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
