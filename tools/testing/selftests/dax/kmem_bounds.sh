@@ -274,6 +274,9 @@ killed_hands_over() {
 	retained_single || return 1
 	msg "handed to the worker: $rt_present bytes"
 	[ "$rt_present" -gt 0 ] || rc=1
+	# "signal backoff" (or a reason of the worker's round) names a page
+	# only where one is to blame
+	failure_pfn_ok "$rt_reason" "$rt_pfn" || rc=1
 	return $rc
 }
 check "(d) SIGKILL mid-migration: the unbind ends, what is left is retained for the worker" \
