@@ -790,16 +790,14 @@ last_failure_parse() {
 
 # failure_pfn_ok REASON PFN: the pfn reported with REASON (decimal, or
 # "unknown") is as documented. A page in the way is named for an unmovable
-# page, a page still there at a migration timeout or found in use at a
-# "timeout, pages still in use" (patch 0010), and an injected failure; for
-# every other reason no single page is known and the pfn is "unknown"
-# (notably when isolating the range failed), never the block's first pfn.
-# A failure of test_pages_isolated() injected with fail_function names no
-# page either: kmem_bounds.sh checks that case itself. The caller checks
-# where a named page is.
+# page, a page still there at a migration timeout, and an injected failure;
+# for every other reason no single page is known and the pfn is "unknown"
+# (notably when isolating the range failed, and at a "timeout, pages still
+# in use", when nothing was left to migrate), never the block's first pfn.
+# The caller checks where a named page is.
 failure_pfn_ok() {
 	case $1 in
-	"unmovable page" | "migration timeout" | "timeout, pages still in use" | injected)
+	"unmovable page" | "migration timeout" | injected)
 		[ "$2" != unknown ] || { msg "reason '$1' with pfn unknown"; return 1; } ;;
 	*)
 		eq "pfn with reason '$1'" "$2" unknown || return 1 ;;

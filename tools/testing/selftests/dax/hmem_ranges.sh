@@ -55,7 +55,6 @@ reg_size=$(cat "$region/size")
 ktap_print_header
 ktap_set_plan 9
 
-base=$(meminfo_kb MemTotal)
 seed_drv=$(dax_drv_of "$seed")
 seed_size=$(cat "$SYS_DAX/devices/$seed/size")
 msg "$seed: $seed_size of $reg_size bytes, driver $seed_drv"
@@ -120,6 +119,8 @@ layout() {
 	local a b
 
 	dax_unbind_any "$seed" >/dev/null 2>&1
+	# the baseline with nothing of the region in use
+	base=$(meminfo_kb MemTotal)
 	dax_size "$seed" 0 && dax_size "$seed" "$KMEM_MB" || return 1
 	dax_create && a=$new && dax_size "$a" "$KMEM_MB" || return 1
 	dax_create && b=$new && dax_size "$b" "$KMEM_MB" || return 1

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # A memmap_on_memory hot-add of several memory blocks that fails part-way
-# is undone, and nothing hangs (patch 0006). kmem adds one block per call,
+# is undone, and nothing hangs: the error path patch 0006 reworks (its
+# first version deadlocked there; the mutant mhp-rollback-under-lock puts
+# that back). kmem adds one block per call,
 # so ACPI DIMM hotplug is what reaches the path here: with
 # memory_hotplug.memmap_on_memory=1, acpi_memhotplug adds a DIMM with
 # MHP_MEMMAP_ON_MEMORY, which add_memory_resource() turns into one
@@ -12,12 +14,14 @@
 #  (a) control: a DIMM of three blocks hot-added shows three offline
 #      blocks and a "System RAM" range; device_del removes them;
 #  (b) create_memory_block_devices() made to fail for the third block
-#      (fail_function, space 3, times 1: patch 0011): the ACPI worker
-#      reports "add_memory failed" within 60 s (it deadlocked before the
-#      fix), exactly one failure was injected, and the two blocks added
-#      before it are gone again: blocks, MemTotal and /proc/iomem as before;
-#  (c) the same DIMM added again lands on the same range and is whole:
-#      nothing of (b) was left behind.
+#      (fail_function, space 3, times 1: patch 0010): the ACPI worker
+#      reports "add_memory failed" within 60 s, the injection was reached
+#      (times went to 0), and the two blocks added before it are gone
+#      again: blocks and /proc/iomem as before;
+#  (c) the same DIMM added again (QEMU puts it at the same address) is
+#      accepted and whole: nothing of (b) was left behind to refuse it.
+# The blocks of a DIMM stay offline: the test kernel's default online type
+# is offline (checked), and nothing else onlines them.
 # Lockdep, KASAN and the "Altmap not fully unmapped" warning are watched
 # by the runner (any report fails the test).
 
@@ -38,20 +42,29 @@ require_cmds stty
 ktap_print_header
 ktap_set_plan 10
 
-[ "$(cat /sys/module/memory_hotplug/parameters/memmap_on_memory)" = Y ] ||
-	ktap_exit_fail_msg "memory_hotplug.memmap_on_memory is not set: the path is not reached"
+case $(cat /sys/module/memory_hotplug/parameters/memmap_on_memory) in
+Y | force) ;;
+*) ktap_exit_fail_msg "memory_hotplug.memmap_on_memory is not set: the path is not reached" ;;
+esac
+auto=$(cat "$SYS_MEM/auto_online_blocks")
+[ "$auto" = offline ] || ktap_exit_fail_msg "auto_online_blocks is '$auto', not offline"
 
 # The relay's answers arrive on the same port: raw, no echo (an echo would
 # send them back).
-stty -F "$TTY" raw -echo 115200 || ktap_exit_fail_msg "cannot set up $TTY"
 exec 7<>"$TTY"
+stty -F "$TTY" raw -echo 115200 || ktap_exit_fail_msg "cannot set up $TTY"
 
 # hmp COMMAND: run an HMP command in QEMU's monitor; its output in
-# $HMP_OUT; 1 when QEMU said it failed or no answer came within 20 s.
+# $HMP_OUT; 1 when QEMU said it failed or no answer came within 20 s. What
+# is left on the port (the late answer to a command that timed out) is read
+# away first, so that no answer is taken for the next command's.
 hmp() {
 	local line
 
 	HMP_OUT=
+	while IFS= read -r -t 0.2 line <&7; do
+		msg "(stale on $TTY: '$line')"
+	done
 	printf '%s\n' "$1" >&7
 	while IFS= read -r -t 20 line <&7; do
 		case $line in
@@ -123,15 +136,21 @@ dimm_range() {
 	printf '%08x-%08x\n' $((first * KMEM_MB)) $(((first + nb) * KMEM_MB - 1))
 }
 
+# inject on|off: fail the third call of create_memory_block_devices() with
+# -ENOMEM, once. The attributes are set before the function is named, so
+# that nothing left by an earlier test applies in between; off puts them
+# back to what kmem_bounds.sh and fail_function's defaults expect.
 inject() {
 	if [ "$1" = on ]; then
-		echo create_memory_block_devices >"$FF/inject" &&
-			printf '%#x\n' -12 >"$FF/create_memory_block_devices/retval" &&
-			echo 0 >"$FF/verbose" && echo 100 >"$FF/probability" &&
+		echo 0 >"$FF/verbose" && echo 100 >"$FF/probability" &&
 			echo 1 >"$FF/interval" && echo 1 >"$FF/times" &&
-			echo 3 >"$FF/space" && echo N >"$FF/task-filter"
+			echo 3 >"$FF/space" && echo N >"$FF/task-filter" &&
+			echo create_memory_block_devices >"$FF/inject" &&
+			printf '%#x\n' -12 >"$FF/create_memory_block_devices/retval"
 	else
 		echo >"$FF/inject"
+		echo 0 >"$FF/space"
+		echo 1 >"$FF/times"
 	fi
 }
 
@@ -147,7 +166,6 @@ trap cleanup EXIT
 
 blocks_list >"$BLOCKS_OUT"
 [ -s "$BLOCKS_OUT" ] || ktap_exit_fail_msg "cannot list $SYS_MEM"
-mem0=$(meminfo_kb MemTotal)
 iomem0=$(cat /proc/iomem)
 [ $((SIZE_MB * 1024 * 1024 % KMEM_MB)) = 0 ] ||
 	ktap_exit_fail_msg "$SIZE_MB MiB is not a whole number of memory blocks"
@@ -158,12 +176,12 @@ monitor_answers() {
 }
 check "the monitor answers through $TTY" monitor_answers
 
-# as_before: no new block, MemTotal and /proc/iomem as at the start.
+# as_before: no new block, /proc/iomem as at the start. (MemTotal cannot
+# tell: the blocks of a DIMM stay offline.)
 as_before() {
 	local rc=0
 
 	nblocks_new_is 0 || { msg "blocks left: $(new_blocks)"; rc=1; }
-	memtotal_is "$mem0" || rc=1
 	same_text /proc/iomem "$iomem0" "$(cat /proc/iomem)" || rc=1
 	return $rc
 }
@@ -195,7 +213,7 @@ check "(a) a $SIZE_MB MiB DIMM hot-added: $nb offline blocks, System RAM" add_a
 del_clean() {
 	dimm_del "$1" && as_before
 }
-check "(a) device_del: its blocks are removed, MemTotal and /proc/iomem as before" \
+check "(a) device_del: its blocks are removed, /proc/iomem as before" \
 	del_clean dimm-a
 
 # --- (b) the third block fails ---
@@ -217,13 +235,13 @@ add_failed() {
 	msg "the add failed after $((SECONDS - t0)) s"
 }
 check "(b) DIMM hot-add with the third block failing: the add fails, no hang" add_failed
-check "(b) exactly one failure was injected (times 1 -> 0)" \
+check "(b) the injection was reached: the third call failed (times 1 -> 0)" \
 	eq "fail_function times" "$(cat "$FF/times")" 0
 
 undone() {
 	inject off && as_before
 }
-check "(b) the two blocks added before are removed: blocks, MemTotal, /proc/iomem as before" \
+check "(b) the two blocks added before are removed: blocks and /proc/iomem as before" \
 	undone
 check "(b) the failed DIMM is ejected" dimm_del dimm-b
 
@@ -232,7 +250,7 @@ check "(b) the failed DIMM is ejected" dimm_del dimm-b
 add_c() {
 	dimm_add dimm-c && added_whole && eq "range" "$range" "$range_a"
 }
-check "(c) the DIMM added again: whole, on the same range as in (a)" add_c
+check "(c) the DIMM added again on the same range: accepted and whole" add_c
 check "(c) device_del: back to the start" del_clean dimm-c
 
 ktap_finished
