@@ -99,8 +99,8 @@ fi
 
 : >"$out"
 # check: the guest's ttyS2 reaches QEMU's monitor through qmp-relay.py, for
-# the tests that hot-add and remove DIMMs (mhp_rollback.sh); two DIMM slots
-# are free for them (slots=6, three NVDIMMs).
+# the tests that hot-add and remove DIMMs (mhp_rollback.sh); three DIMM
+# slots are free for them (slots=6, three NVDIMMs).
 relay_args=()
 relay_log="$vm/relay-$mode.log"
 if [ "$mode" = check ]; then

@@ -10,9 +10,7 @@
 #      outer loop ends it. The unbind returns, every block retained with
 #      ETIMEDOUT, "timeout, pages still in use" and pfn unknown; it took the
 #      unbind budget, not a timeout per block (that would be more than
-#      blocks x offline_timeout_ms). Meanwhile, a foreign write of
-#      "offline" to one of the device's blocks is refused with EBUSY (the
-#      memory notifier's veto while kmem's own transition runs);
+#      blocks x offline_timeout_ms);
 #  (b) with the injection still on, the background retry runs bounded
 #      rounds: a bind re-adopts the memory (cancelling the worker) within
 #      the budget, and it is all still there;
@@ -45,7 +43,7 @@ T_UNBIND=4000
 [ -d "$FF" ] || { ktap_skip_all "no $FF (CONFIG_FAIL_FUNCTION)"; exit "$KSFT_SKIP"; }
 
 ktap_print_header
-ktap_set_plan 12
+ktap_set_plan 11
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -114,24 +112,6 @@ unbind_bg() {
 
 # --- (a) a page that is neither free nor movable, on every block ---
 
-# foreign_write: while the unbind runs (a block of the device going
-# offline), another writer asks a block in the middle of the device to go
-# offline: kmem's memory notifier refuses it with EBUSY, whichever block
-# kmem is at. The result in $foreign; "not running" when the unbind was
-# not seen running (the case did not happen: a failure, not a skip).
-foreign=
-foreign_write() {
-	local b=$((s / KMEM_MB + nb / 2))
-
-	if ! wait_until 10 kmem_going_offline "$s" "$e" || ! kill -0 "$unb_pid" 2>/dev/null; then
-		foreign="not running"
-		return
-	fi
-	foreign=$(timeout -s KILL 20 "$SYSFS_WRITE" "$SYS_MEM/memory$b/state" offline)
-	kill -0 "$unb_pid" 2>/dev/null || foreign="$foreign (the unbind had ended)"
-	msg "memory$b/state <- offline during the unbind: '$foreign'"
-}
-
 took=0
 unbind_busy() {
 	local t0 rc
@@ -139,7 +119,6 @@ unbind_busy() {
 	inject on || { msg "cannot set up fail_function"; return 1; }
 	t0=$SECONDS
 	unbind_bg
-	foreign_write
 	# far beyond the budget: without a bound it would never end
 	wait_exit "$unb_pid" $((T_UNBIND / 1000 + nb * T_BLOCK / 1000 * 4 + 60))
 	rc=$?
@@ -150,8 +129,6 @@ unbind_busy() {
 		! kmem_bound "$dax"
 }
 check "(a) unbind with every block busy returns; the device is unbound" unbind_busy
-check "(a) meanwhile a foreign offline of one of its blocks is refused with EBUSY" \
-	eq "foreign write" "$foreign" EBUSY
 
 all_retained() {
 	local rc=0
