@@ -405,20 +405,6 @@ static enum mmop kmem_bstate_mmop(enum kmem_bstate state)
 }
 
 /*
- * kmem_veto - whether @task may online or offline a block of ours now
- *
- * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
- * kdev->stat_lock held. While a transition of ours runs, only its own task
- * changes our blocks: another writer would be seen (and rolled back over)
- * by a transition that did not make the change. Outside transitions,
- * memory of a movable device stays movable: a plain "online" (or
- * "online_kernel") of one of its blocks would put it into a kernel zone,
- * where the node's own kernel allocations land and keep it from ever
- * being removed. The device is movable when it was last onlined with
- * online_movable, or when all of its online memory is in ZONE_MOVABLE.
- * Return: 0, or the negative errno the writer gets.
- */
-/*
  * Whether the device's memory is movable: it was last onlined
  * online_movable, or all of its online memory is in ZONE_MOVABLE. Needs
  * kdev->stat_lock.
@@ -430,6 +416,19 @@ static bool kmem_movable(struct kmem_dev *kdev)
 	       (kdev->count[KMEM_B_MOVABLE] && !kdev->count[KMEM_B_KERNEL]);
 }
 
+/*
+ * kmem_veto - whether @task may online or offline a block of ours now
+ *
+ * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
+ * kdev->stat_lock held. While a transition of ours runs, only its own task
+ * changes our blocks: another writer would be seen (and rolled back over)
+ * by a transition that did not make the change. Outside transitions,
+ * memory of a movable device stays movable: a plain "online" (or
+ * "online_kernel") of one of its blocks would put it into a kernel zone,
+ * where the node's own kernel allocations land and keep it from ever
+ * being removed (kmem_movable() says when a device is movable).
+ * Return: 0, or the negative errno the writer gets.
+ */
 static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
 		     enum zone_type zone, struct task_struct *task)
 {
