@@ -155,7 +155,7 @@ others_gone() {
 # on the device's terms (online_policy online_movable), so are the others:
 # the whole device online_movable.
 readopt() {
-	local before rc=0
+	local b before rc=0
 
 	before=$(kmem_present_blocks "$s" "$e")
 	kmem_bind "$dax" || return 1

@@ -103,12 +103,18 @@ nblocks_new_is() {
 	b=$(new_blocks) && [ "$(echo "$b" | wc -w)" = "$1" ]
 }
 
+# dimm_present ID / dimm_gone ID: QEMU lists the DIMM, or does not; both
+# fail when the monitor does not answer.
+dimm_listed() {
+	grep -q "\\[dimm\\]: \"$1\"" <<<"$HMP_OUT"
+}
+
 dimm_present() {
-	hmp "info memory-devices" && grep -q "\\[dimm\\]: \"$1\"" <<<"$HMP_OUT"
+	hmp "info memory-devices" && dimm_listed "$1"
 }
 
 dimm_gone() {
-	hmp "info memory-devices" && ! grep -q "\\[dimm\\]: \"$1\"" <<<"$HMP_OUT"
+	hmp "info memory-devices" && ! dimm_listed "$1"
 }
 
 # dimm_add ID: a backend and a pc-dimm of SIZE_MB on node 0.
