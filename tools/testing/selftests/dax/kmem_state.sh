@@ -50,7 +50,7 @@ cleaned=
 cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
-	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_fail_off
 	kmem_params_restore
 	kmem_reset
 	[ -n "$mh_policy" ] && sysfs_err "$MH/online_policy" "$mh_policy" >/dev/null
@@ -139,7 +139,7 @@ unplug() {
 		r=$(sysfs_err "$ST" unplugged)
 		[ "$r" = OK ] && break
 		msg "unplugged from $before: $r (try $try)," \
-			"last_failure: $(kmem_attr "$dax" last_failure)"
+			"last_failure: $(last_failure_text "$dax")"
 		is "$before" || { msg "not rolled back to $before"; return 1; }
 		[ "$r" = EBUSY ] || break
 		sleep 2
@@ -191,7 +191,7 @@ bind_unplugged() {
 	dax_unbind_any "$dax" && expect_write OK "$POL" unplugged &&
 		kmem_bind "$dax" &&
 		is unplugged &&
-		eq last_failure "$(kmem_attr "$dax" last_failure)" none &&
+		last_failure_none "$dax" &&
 		eq offline_attempts "$(attempts)" 0 &&
 		eq offline_failures "$(failures)" 0
 }
@@ -291,7 +291,7 @@ failure_figures() {
 
 	[ "$(attempts)" -gt "$a0" ] || { msg "offline_attempts $a0 -> $(attempts)"; rc=1; }
 	[ "$(failures)" -gt "$f0" ] || { msg "offline_failures $f0 -> $(failures)"; rc=1; }
-	last_failure_parse "$(kmem_attr "$dax" last_failure)" || return 1
+	last_failure_read "$dax" || return 1
 	eq "last_failure errno" "$lf_errno" -16 || rc=1
 	eq "last_failure block" "$(printf '%#x' "$lf_block")" "$(printf '%#x' "$top")" || rc=1
 	[ $((lf_pfn * $(getconf PAGESIZE) / KMEM_MB)) = $((top / KMEM_MB)) ] ||
@@ -393,18 +393,21 @@ check_online "module policy online: bound online, every block in ZONE_MOVABLE" \
 check "module policy online_movable: bound online_movable" \
 	module_bind online_movable gives online_movable
 
-# --- online_policy written while bound ---
+# --- online_policy cannot change while bound ---
 
 policy_while_bound() {
 	expect_write OK "$POL" online_movable && kmem_bind "$dax" && is online_movable &&
-		expect_write OK "$POL" unplugged &&
-		eq "$dax online_policy" "$(dax_policy "$dax")" unplugged &&
+		expect_write EBUSY "$POL" unplugged &&
+		eq "$dax online_policy" "$(dax_policy "$dax")" online_movable &&
+		expect_write OK "$POL" online_movable$'\n' &&
+		eq "$dax online_policy" "$(dax_policy "$dax")" online_movable &&
 		is online_movable
 }
-check "online_policy written while bound (online_movable, then unplugged): memory untouched" \
+check "online_policy while bound: another word EBUSY, the same word OK; policy and memory untouched" \
 	policy_while_bound
-check "the new policy applies at the next bind: unbind, bind: unplugged" \
-	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" && kmem_bind "$dax" && is unplugged'
+check "unbound again, the policy is taken and applies at the next bind: unplugged" \
+	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
+	      expect_write OK "$POL" unplugged && kmem_bind "$dax" && is unplugged'
 
 cleanup
 ktap_finished
