@@ -61,6 +61,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/device.h>
+#include <linux/fault-inject.h>
 #include <linux/memory-tiers.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -219,7 +220,6 @@ static unsigned int offline_timeout_ms = 10000;
 static unsigned int unbind_timeout_ms = 60000;
 static unsigned int unplug_retries = 3;
 static unsigned int retry_max_delay_ms = 60000;
-static u64 kmem_fail_addr;
 
 static int kmem_policy_set(const char *val, const struct kernel_param *kp)
 {
@@ -565,10 +565,56 @@ static const char *kmem_pfn(unsigned long pfn, struct kmem_pfn_str *buf)
 
 /* ---- the two core-mm wrappers ------------------------------------------ */
 
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * Fault injection (Documentation/fault-injection): fail_dax_kmem/ in debugfs
+ * holds the usual attributes (probability, interval, times, space, verbose,
+ * ...) and "block", the physical address of the one memory block whose
+ * plug and unplug fail, or all ones (the default) for every block. A failed
+ * plug is -EBUSY; a failed unplug is -EBUSY with reason "injected" and the
+ * block's first pfn as the page in the way.
+ */
+static DECLARE_FAULT_ATTR(kmem_fail_attr);
+static u64 kmem_fail_block = U64_MAX;
+static struct dentry *kmem_fail_dir;
+
 static bool kmem_inject(u64 addr)
 {
-	return IS_ENABLED(CONFIG_DEBUG_FS) && READ_ONCE(kmem_fail_addr) == addr;
+	u64 block = READ_ONCE(kmem_fail_block);
+
+	if (block != U64_MAX && block != addr)
+		return false;
+	return should_fail(&kmem_fail_attr, kmem_block_size);
 }
+
+static void kmem_fail_init(void)
+{
+	kmem_fail_dir = fault_create_debugfs_attr("fail_dax_kmem", NULL,
+						  &kmem_fail_attr);
+	if (!IS_ERR(kmem_fail_dir))
+		debugfs_create_x64("block", 0600, kmem_fail_dir,
+				   &kmem_fail_block);
+}
+
+static void kmem_fail_exit(void)
+{
+	if (!IS_ERR(kmem_fail_dir))
+		debugfs_remove_recursive(kmem_fail_dir);
+}
+#else
+static bool kmem_inject(u64 addr)
+{
+	return false;
+}
+
+static void kmem_fail_init(void)
+{
+}
+
+static void kmem_fail_exit(void)
+{
+}
+#endif
 
 /*
  * kmem_plug_block - add one block and online it as @type
@@ -1030,19 +1076,51 @@ static ssize_t offline_failures_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(offline_failures);
 
-static ssize_t last_failure_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
+/*
+ * The last failure, one field per file: errno (0 if nothing failed yet),
+ * pfn, block and reason ("none" if nothing failed yet). A new failure may
+ * land between two reads; offline_failures read before and after tells.
+ */
+static ssize_t last_failure_errno_show(struct device *dev,
+				       struct device_attribute *attr,
+				       char *buf)
+{
+	return sysfs_emit(buf, "%d\n", kmem_last_failure(to_kmem_dev(dev)).err);
+}
+static DEVICE_ATTR_RO(last_failure_errno);
+
+static ssize_t last_failure_pfn_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
 {
 	struct kmem_failure last = kmem_last_failure(to_kmem_dev(dev));
 	struct kmem_pfn_str pfn;
 
+	return sysfs_emit(buf, "%s\n",
+			  last.err ? kmem_pfn(last.pfn, &pfn) : "none");
+}
+static DEVICE_ATTR_RO(last_failure_pfn);
+
+static ssize_t last_failure_block_show(struct device *dev,
+				       struct device_attribute *attr,
+				       char *buf)
+{
+	struct kmem_failure last = kmem_last_failure(to_kmem_dev(dev));
+
 	if (!last.err)
 		return sysfs_emit(buf, "none\n");
-	return sysfs_emit(buf, "errno=%d pfn=%s block=%#llx reason=%s\n",
-			  last.err, kmem_pfn(last.pfn, &pfn), last.addr,
-			  last.reason);
+	return sysfs_emit(buf, "%#llx\n", last.addr);
 }
-static DEVICE_ATTR_RO(last_failure);
+static DEVICE_ATTR_RO(last_failure_block);
+
+static ssize_t last_failure_reason_show(struct device *dev,
+					struct device_attribute *attr,
+					char *buf)
+{
+	struct kmem_failure last = kmem_last_failure(to_kmem_dev(dev));
+
+	return sysfs_emit(buf, "%s\n", last.err ? last.reason : "none");
+}
+static DEVICE_ATTR_RO(last_failure_reason);
 
 static struct attribute *kmem_stat_attrs[] = {
 	&dev_attr_present_bytes.attr,
@@ -1050,7 +1128,10 @@ static struct attribute *kmem_stat_attrs[] = {
 	&dev_attr_online_movable_bytes.attr,
 	&dev_attr_offline_attempts.attr,
 	&dev_attr_offline_failures.attr,
-	&dev_attr_last_failure.attr,
+	&dev_attr_last_failure_errno.attr,
+	&dev_attr_last_failure_pfn.attr,
+	&dev_attr_last_failure_block.attr,
+	&dev_attr_last_failure_reason.attr,
 	NULL,
 };
 
@@ -1082,7 +1163,12 @@ static int kmem_emit_ranges(struct kmem_dev *kdev, char *buf, int at)
 	return len;
 }
 
-static ssize_t retained_show(struct device_driver *drv, char *buf)
+/*
+ * Print the retained list into the page @buf, one device per line: its
+ * ranges, and with @detail its node, figures and last failure. Return: the
+ * bytes printed.
+ */
+static ssize_t kmem_retained_emit(char *buf, bool detail)
 {
 	struct kmem_dev *kdev;
 	ssize_t len = 0;
@@ -1094,12 +1180,16 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 		struct kmem_failure f;
 		unsigned long tries;
 
+		len += kmem_emit_ranges(kdev, buf, len);
+		if (!detail) {
+			len += sysfs_emit_at(buf, len, "\n");
+			continue;
+		}
 		spin_lock(&kdev->stat_lock);
 		present = kdev->nr_blocks - kdev->count[KMEM_B_UNPLUGGED];
 		tries = kdev->offline_attempts;
 		f = kdev->last;
 		spin_unlock(&kdev->stat_lock);
-		len += kmem_emit_ranges(kdev, buf, len);
 		len += sysfs_emit_at(buf, len,
 				     " node=%d present_bytes=%llu attempts=%lu errno=%d pfn=%s reason=%s\n",
 				     kdev->nid, kmem_bytes(present), tries, f.err,
@@ -1109,7 +1199,38 @@ static ssize_t retained_show(struct device_driver *drv, char *buf)
 	mutex_unlock(&kmem_retained_lock);
 	return len;
 }
+
+/* The ranges of each device whose memory is retained, one device a line. */
+static ssize_t retained_show(struct device_driver *drv, char *buf)
+{
+	return kmem_retained_emit(buf, false);
+}
 static DRIVER_ATTR_RO(retained);
+
+/*
+ * debugfs dax_kmem/retained: the same list with the node, the figures and
+ * the last failure of each device, for diagnosis; not an ABI.
+ */
+static ssize_t kmem_retained_read(struct file *file, char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	char *page = (char *)__get_free_page(GFP_KERNEL);
+	ssize_t len;
+
+	if (!page)
+		return -ENOMEM;
+	len = kmem_retained_emit(page, true);
+	len = simple_read_from_buffer(ubuf, count, ppos, page, len);
+	free_page((unsigned long)page);
+	return len;
+}
+
+static const struct file_operations kmem_retained_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.read = kmem_retained_read,
+	.llseek = default_llseek,
+};
 
 static struct attribute *kmem_drv_attrs[] = {
 	&driver_attr_retained.attr,
@@ -1692,7 +1813,9 @@ static int __init dax_kmem_init(void)
 		goto free_name;
 	}
 	kmem_debugfs = debugfs_create_dir("dax_kmem", NULL);
-	debugfs_create_x64("fail_addr", 0600, kmem_debugfs, &kmem_fail_addr);
+	debugfs_create_file("retained", 0400, kmem_debugfs, NULL,
+			    &kmem_retained_fops);
+	kmem_fail_init();
 
 	rc = dax_driver_register(&device_dax_kmem_driver);
 	if (rc)
@@ -1700,6 +1823,7 @@ static int __init dax_kmem_init(void)
 	return 0;
 
 free_wq:
+	kmem_fail_exit();
 	debugfs_remove_recursive(kmem_debugfs);
 	destroy_workqueue(kmem_wq);
 free_name:
@@ -1733,6 +1857,7 @@ static void __exit dax_kmem_exit(void)
 		else
 			kmem_free(kdev);
 	}
+	kmem_fail_exit();
 	debugfs_remove_recursive(kmem_debugfs);
 	destroy_workqueue(kmem_wq);
 	if (!READ_ONCE(kmem_abandoned)) {

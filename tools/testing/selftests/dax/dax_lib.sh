@@ -296,13 +296,15 @@ kmem_blocks_of() {
 
 # ---------------------------------------------------------------------------
 # The kmem driver's per-device state machine (kmem_*.sh tests): daxX.Y/state,
-# daxX.Y/online_policy, daxX.Y/kmem/, drivers/kmem/retained, the module
-# parameters and debugfs fault injection. These helpers take the device and
+# daxX.Y/online_policy, daxX.Y/kmem/, drivers/kmem/retained (and its debugfs
+# detail, dax_kmem/retained), the module parameters and the fault injection
+# point fail_dax_kmem. These helpers take the device and
 # its range as arguments where the older ones use $dax, $s, $e.
 
 KMEM_DRV=$SYS_DAX/drivers/kmem
 KMEM_PARAMS=/sys/module/kmem/parameters
-KMEM_FAIL_ADDR=/sys/kernel/debug/dax_kmem/fail_addr
+KMEM_FAIL=/sys/kernel/debug/fail_dax_kmem
+KMEM_RETAINED_DBG=/sys/kernel/debug/dax_kmem/retained
 SYSFS_WRITE=$DAX_DIR/sysfs_write
 if [ -r "$SYS_MEM/block_size_bytes" ]; then
 	KMEM_MB=$(memblock_bytes)
@@ -406,10 +408,70 @@ kmem_params_restore() {
 	return 0
 }
 
-# kmem_fail_at ADDR: inject failures at the memory block starting at ADDR
-# (0: off). The address is written in decimal.
+# kmem_fail_at ADDR: through fail_dax_kmem, make every plug and unplug of
+# the memory block starting at ADDR fail (0: no failures any more). The
+# address is written in decimal.
 kmem_fail_at() {
-	eq "fail_addr=$(printf '%#x' "$1")" "$(sysfs_err "$KMEM_FAIL_ADDR" "$1")" OK
+	local a v
+
+	if [ "$1" = 0 ]; then
+		eq "fail_dax_kmem/probability=0" "$(sysfs_err "$KMEM_FAIL/probability" 0)" OK
+		return
+	fi
+	for a in verbose=0 space=0 interval=1 times=-1 "block=$1" probability=100; do
+		v=${a#*=}
+		eq "fail_dax_kmem/$a" "$(sysfs_err "$KMEM_FAIL/${a%%=*}" "$v")" OK || return 1
+	done
+}
+
+# kmem_fail_off: no injected failures, quietly (for cleanups).
+kmem_fail_off() {
+	[ -e "$KMEM_FAIL/probability" ] && sysfs_err "$KMEM_FAIL/probability" 0 >/dev/null
+	return 0
+}
+
+# last_failure_read DAX: daxX.Y/kmem/last_failure_* of DAX, the four fields
+# of one failure (read again while kmem/offline_failures moves); sets
+# lf_errno, lf_pfn (decimal, or "unknown"), lf_block (decimal) and lf_reason.
+# 1 when there is no failure or a field is not as documented.
+# shellcheck disable=SC2034
+last_failure_read() {
+	local d=$SYS_DAX/devices/$1/kmem n0 n1 e p b r try
+
+	for try in 1 2 3; do
+		n0=$(read_word "$d/offline_failures")
+		e=$(read_word "$d/last_failure_errno")
+		p=$(read_word "$d/last_failure_pfn")
+		b=$(read_word "$d/last_failure_block")
+		r=$(cat "$d/last_failure_reason" 2>/dev/null)
+		n1=$(read_word "$d/offline_failures")
+		[ "$n0" = "$n1" ] && break
+	done
+	msg "last_failure: errno=$e pfn=$p block=$b reason=$r (failures: $n1)"
+	[[ $e =~ ^-[0-9]+$ && $p =~ ^(0x[0-9a-f]+|unknown)$ && $b =~ ^0x[0-9a-f]+$ && -n $r ]] ||
+		{ msg "last_failure_* not as documented"; return 1; }
+	lf_errno=$e
+	lf_pfn=$(pfn_value "$p")
+	lf_block=$((b))
+	lf_reason=$r
+}
+
+# last_failure_none DAX: DAX's kmem/last_failure_* say nothing failed.
+last_failure_none() {
+	local d=$SYS_DAX/devices/$1/kmem
+
+	eq "last_failure_errno,pfn,block,reason" \
+		"$(read_word "$d/last_failure_errno"),$(read_word "$d/last_failure_pfn"),$(read_word "$d/last_failure_block"),$(cat "$d/last_failure_reason" 2>/dev/null)" \
+		"0,none,none,none"
+}
+
+# last_failure_text DAX: the last_failure_* files of DAX on one line, for
+# messages.
+last_failure_text() {
+	local d=$SYS_DAX/devices/$1/kmem
+
+	echo "errno=$(read_word "$d/last_failure_errno") pfn=$(read_word "$d/last_failure_pfn")" \
+		"block=$(read_word "$d/last_failure_block") reason=$(cat "$d/last_failure_reason" 2>/dev/null)"
 }
 
 kmem_loaded() {
@@ -694,11 +756,19 @@ kmem_new_unbound() {
 		ktap_exit_fail_msg "cannot set $dax online_policy"
 }
 
-# kmem_retained: the lines of drivers/kmem/retained (nothing when the file
-# or the module is missing).
+# kmem_retained: the lines of debugfs dax_kmem/retained, which are those
+# of drivers/kmem/retained (the ranges) with each device's figures (nothing
+# when the file or the module is missing).
 kmem_retained() {
-	[ -r "$KMEM_DRV/retained" ] && cat "$KMEM_DRV/retained"
+	[ -r "$KMEM_RETAINED_DBG" ] && cat "$KMEM_RETAINED_DBG"
 	return 0
+}
+
+# retained_sysfs_ok: drivers/kmem/retained is the ranges of the debugfs
+# lines, line for line.
+retained_sysfs_ok() {
+	same_text "drivers/kmem/retained" "$(kmem_retained | cut -d' ' -f1)" \
+		"$(cat "$KMEM_DRV/retained" 2>/dev/null)"
 }
 
 # retained_of START: the lines of drivers/kmem/retained of the device whose
@@ -710,7 +780,8 @@ retained_of() {
 }
 
 retained_empty() {
-	eq "drivers/kmem/retained" "$(kmem_retained | tr '\n' '|')" ""
+	eq "dax_kmem/retained" "$(kmem_retained | tr '\n' '|')" "" &&
+		eq "drivers/kmem/retained" "$(tr '\n' '|' <"$KMEM_DRV/retained" 2>/dev/null)" ""
 }
 
 # retained_single: drivers/kmem/retained has exactly one line; it is
@@ -722,7 +793,7 @@ retained_single() {
 	eq "lines in drivers/kmem/retained" "$(printf '%s' "$lines" | grep -c .)" 1 ||
 		{ msg "retained: $(echo "$lines" | tr '\n' '|')"; return 1; }
 	msg "retained: $lines"
-	retained_parse "$lines"
+	retained_sysfs_ok && retained_parse "$lines"
 }
 
 # retained_whole S E NODE: the parsed line (retained_single) is the whole
@@ -772,20 +843,6 @@ pfn_value() {
 	else
 		echo $(($1))
 	fi
-}
-
-# last_failure_parse TEXT: split daxX.Y/kmem/last_failure; sets lf_errno,
-# lf_pfn (decimal, or "unknown"), lf_block (decimal) and lf_reason. 1 when
-# it is not a failure line.
-# shellcheck disable=SC2034
-last_failure_parse() {
-	local re='^errno=(-[0-9]+) pfn=(0x[0-9a-fA-F]+|unknown) block=0x([0-9a-fA-F]+) reason=(.+)$'
-
-	[[ $1 =~ $re ]] || { msg "last_failure not as documented: '$1'"; return 1; }
-	lf_errno=${BASH_REMATCH[1]}
-	lf_pfn=$(pfn_value "${BASH_REMATCH[2]}")
-	lf_block=$((16#${BASH_REMATCH[3]}))
-	lf_reason=${BASH_REMATCH[4]}
 }
 
 # failure_pfn_ok REASON PFN: the pfn reported with REASON (decimal, or
@@ -933,7 +990,7 @@ kmem_settled() {
 kmem_reset() {
 	local d
 
-	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_fail_off
 	for d in "$SYS_DAX"/devices/dax*; do
 		[ -e "$d" ] || continue
 		d=${d##*/}

@@ -49,8 +49,8 @@ rid=${rid#dax}
 reg_size=$(cat "$region/size")
 [ "$reg_size" -ge $((4 * KMEM_MB)) ] ||
 	{ ktap_skip_all "hmem region of $reg_size bytes, 4 blocks needed"; exit "$KSFT_SKIP"; }
-[ -e "$KMEM_FAIL_ADDR" ] ||
-	{ ktap_skip_all "no $KMEM_FAIL_ADDR"; exit "$KSFT_SKIP"; }
+[ -e "$KMEM_FAIL/block" ] ||
+	{ ktap_skip_all "no $KMEM_FAIL/block"; exit "$KSFT_SKIP"; }
 
 ktap_print_header
 ktap_set_plan 9
@@ -99,7 +99,7 @@ ranges_of() {
 cleanup() {
 	local d
 
-	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_fail_off
 	for d in "${made[@]}" "$seed"; do
 		kmem_bound "$d" && sysfs_err "$KMEM_DRV/unbind" "$d" >/dev/null
 		dax_unbind_any "$d" >/dev/null 2>&1

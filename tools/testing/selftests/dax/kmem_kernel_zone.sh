@@ -157,8 +157,7 @@ failure_named() {
 
 	[ "$(kmem_attr "$dax" offline_failures)" -gt "$f0" ] ||
 		{ msg "offline_failures $f0 -> $(kmem_attr "$dax" offline_failures)"; rc=1; }
-	last_failure_parse "$(kmem_attr "$dax" last_failure)" || return 1
-	msg "last_failure: $(kmem_attr "$dax" last_failure)"
+	last_failure_read "$dax" || return 1
 	eq "last_failure errno" "$lf_errno" -16 || rc=1
 	failure_pfn_ok "$lf_reason" "$lf_pfn" || rc=1
 	if [ "$lf_pfn" = unknown ]; then

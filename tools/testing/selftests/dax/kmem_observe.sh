@@ -44,7 +44,7 @@ cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
 	echo 0 >"$TR/events/dax_kmem/enable" 2>/dev/null
-	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_fail_off
 	kmem_params_restore
 	kmem_reset
 }

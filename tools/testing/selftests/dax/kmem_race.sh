@@ -251,7 +251,7 @@ unplug() {
 	for try in 1 2 3; do
 		r=$(sysfs_err "$ST" unplugged)
 		[ "$r" = OK ] && break
-		msg "unplugged: $r (try $try), $(kmem_attr "$dax" last_failure)"
+		msg "unplugged: $r (try $try), $(last_failure_text "$dax")"
 		sleep 2
 	done
 	eq "write unplugged" "$r" OK && state_is unplugged "$dax" "$s" "$e" "$base"

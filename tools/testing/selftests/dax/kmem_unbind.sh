@@ -57,7 +57,7 @@ cleanup() {
 	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
 	rm -f "$FILL_OUT"
 	modprobe kmem 2>/dev/null
-	[ -e "$KMEM_FAIL_ADDR" ] && sysfs_err "$KMEM_FAIL_ADDR" 0 >/dev/null
+	kmem_fail_off
 	kmem_params_restore
 	kmem_reset
 }
