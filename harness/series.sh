@@ -10,7 +10,10 @@
 #                             the subject's [PATCH] becomes [PATCH n/m]
 #   then one patch per owned commit, patches/owned/NN-name.txt in NN order:
 #   a first line "Files: PATH..." (owned files, or directories meaning every
-#   owned file below them), a blank line, then the commit message. Every
+#   owned file below them), optional lines "Folds: PATCH..." (queue patches
+#   whose change belongs with these files: the Kconfig entry of a new file,
+#   the index entry of a new page; they are not exported on their own but
+#   applied in this commit), a blank line, then the commit message. Every
 #   owned file must be in exactly one of them.
 #
 # The owned commits are made by git in a scratch repository, $BUILD/series-work
@@ -91,16 +94,33 @@ owned_of() {
 		case $f in "$p" | "$p"/*) echo "$f" ;; esac
 	done
 }
-declare -A where author
+declare -A where author folded fold_of
+# hdr_lines TXT: the number of header lines (before the first blank line).
+hdr_lines() {
+	awk '/^$/ { print NR - 1; exit }' "$1"
+}
 sob_re='^[^<]*[^<[:space:]][[:space:]]+<[^>[:space:]]+@[^>[:space:]]+>$'
 for m in "${msgs[@]}"; do
 	txt="$OWNED_MSGS/$m"
 	head -n 1 "$txt" | grep -q '^Files: ' ||
 		die "patches/owned/$m: the first line must be 'Files: PATH...'"
-	[ -z "$(sed -n 2p "$txt")" ] ||
-		die "patches/owned/$m: the second line must be empty (then the commit message)"
-	[ -n "$(sed -n 3p "$txt")" ] || die "patches/owned/$m: no subject line on line 3"
-	sob=$(tail -n +3 "$txt" | sed -n 's/^Signed-off-by: //p' | head -n 1)
+	h=$(hdr_lines "$txt")
+	[ -n "$h" ] || die "patches/owned/$m: no empty line after the header (then the commit message)"
+	[ "$h" -gt 1 ] && sed -n "2,${h}p" "$txt" | grep -qv '^Folds: ' &&
+		die "patches/owned/$m: header lines after the first must be 'Folds: PATCH...'"
+	[ -n "$(sed -n "$((h + 2))p" "$txt")" ] ||
+		die "patches/owned/$m: no subject line after the header's empty line"
+	: >"$tmp/${m%.txt}.folds"
+	for p in $([ "$h" -gt 1 ] && sed -n "2,${h}s/^Folds: //p" "$txt"); do
+		printf '%s\n' "${queue[@]}" | grep -qxF -- "$p" ||
+			die "patches/owned/$m folds $p, which is not in patches/series"
+		[ -z "${folded[$p]:-}" ] ||
+			die "$p is folded into two owned commits: patches/owned/${folded[$p]} and patches/owned/$m"
+		folded[$p]=$m
+		echo "$p" >>"$tmp/${m%.txt}.folds"
+	done
+	tail -n +"$((h + 2))" "$txt" >"$tmp/${m%.txt}.msg"
+	sob=$(sed -n 's/^Signed-off-by: //p' "$tmp/${m%.txt}.msg" | head -n 1)
 	[[ $sob =~ $sob_re ]] ||
 		die "patches/owned/$m: no 'Signed-off-by: Name <email>' line in the commit message"
 	author[$m]=$sob
@@ -155,7 +175,12 @@ for m in "${msgs[@]}"; do
 	date[$m]=$(commit_date "${fs[@]}" "patches/owned/$m")
 done
 
-total=$((${#queue[@]} + ${#msgs[@]}))
+# The queue as exported: without the patches folded into owned commits.
+exported=()
+for p in "${queue[@]}"; do
+	[ -n "${folded[$p]:-}" ] || exported+=("$p")
+done
+total=$((${#exported[@]} + ${#msgs[@]}))
 [ "$total" -gt 0 ] || die "nothing to export: no patches and no owned files"
 w=${#total}
 
@@ -207,9 +232,9 @@ series_reset() {
 
 t0=$(date +%s)
 series_reset series
-if [ ${#queue[@]} -gt 0 ]; then
-	progress series "git am of the ${#queue[@]} queue patch(es)"
-	g am -q --committer-date-is-author-date "${queue[@]/#/$TOP/patches/}" \
+if [ ${#exported[@]} -gt 0 ]; then
+	progress series "git am of the ${#exported[@]} queue patch(es) not folded into owned commits"
+	g am -q --committer-date-is-author-date "${exported[@]/#/$TOP/patches/}" \
 		>"$LOGS/series-am.log" 2>&1 || {
 		sed 's/^/  | /' "$LOGS/series-am.log" >&2
 		die "git am of the queue failed (see above): the series would not apply"
@@ -219,7 +244,7 @@ fi
 rm -rf "$OUT.new"
 mkdir -p "$OUT.new"
 n=0
-for p in "${queue[@]}"; do
+for p in "${exported[@]}"; do
 	n=$((n + 1))
 	# only the header's Subject line
 	awk -v num="$(printf '%0*d/%d' "$w" "$n" "$total")" \
@@ -236,7 +261,11 @@ for m in "${msgs[@]}"; do
 		cp -L --remove-destination --preserve=mode "$TOP/$f" "$WORK/$f"
 	done
 	g add -f -- "${fs[@]}"
-	tail -n +3 "$OWNED_MSGS/$m" >"$tmp/msg"
+	while read -r p; do
+		g apply --index "$TOP/patches/$p" >>"$LOGS/series-am.log" 2>&1 ||
+			die "patches/$p, folded into patches/owned/$m, does not apply (see $LOGS/series-am.log)"
+	done <"$tmp/${m%.txt}.folds"
+	cp "$tmp/${m%.txt}.msg" "$tmp/msg"
 	a=${author[$m]}
 	GIT_AUTHOR_NAME=${a%% <*} GIT_AUTHOR_EMAIL=${a##*<} GIT_AUTHOR_DATE="${date[$m]}"
 	GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL%>}
@@ -282,4 +311,4 @@ echo "$stamp" >"$OUT.new/.stamp"
 rm -rf "$OUT"
 mv "$OUT.new" "$OUT"
 stage_time series "$t0"
-progress series "$OUT: a cover letter and $total patch(es) (${#queue[@]} from the queue, ${#msgs[@]} owned commit(s))"
+progress series "$OUT: a cover letter and $total patch(es) (${#exported[@]} from the queue, ${#msgs[@]} owned commit(s), $((${#queue[@]} - ${#exported[@]})) queue patch(es) folded into them)"
