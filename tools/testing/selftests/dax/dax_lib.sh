@@ -443,7 +443,7 @@ last_failure_read() {
 		e=$(read_word "$d/last_failure_errno")
 		p=$(read_word "$d/last_failure_pfn")
 		b=$(read_word "$d/last_failure_block")
-		r=$(cat "$d/last_failure_reason" 2>/dev/null)
+		r=$(read_word "$d/last_failure_reason")
 		n1=$(read_word "$d/offline_failures")
 		[ "$n0" = "$n1" ] && break
 	done
@@ -458,11 +458,12 @@ last_failure_read() {
 
 # last_failure_none DAX: DAX's kmem/last_failure_* say nothing failed.
 last_failure_none() {
-	local d=$SYS_DAX/devices/$1/kmem
+	local d=$SYS_DAX/devices/$1/kmem f v=
 
-	eq "last_failure_errno,pfn,block,reason" \
-		"$(read_word "$d/last_failure_errno"),$(read_word "$d/last_failure_pfn"),$(read_word "$d/last_failure_block"),$(cat "$d/last_failure_reason" 2>/dev/null)" \
-		"0,none,none,none"
+	for f in errno pfn block reason; do
+		v+="$(read_word "$d/last_failure_$f"),"
+	done
+	eq "last_failure_errno,pfn,block,reason" "$v" "0,none,none,none,"
 }
 
 # last_failure_text DAX: the last_failure_* files of DAX on one line, for
@@ -470,8 +471,10 @@ last_failure_none() {
 last_failure_text() {
 	local d=$SYS_DAX/devices/$1/kmem
 
-	echo "errno=$(read_word "$d/last_failure_errno") pfn=$(read_word "$d/last_failure_pfn")" \
-		"block=$(read_word "$d/last_failure_block") reason=$(cat "$d/last_failure_reason" 2>/dev/null)"
+	echo "errno=$(read_word "$d/last_failure_errno")" \
+		"pfn=$(read_word "$d/last_failure_pfn")" \
+		"block=$(read_word "$d/last_failure_block")" \
+		"reason=$(read_word "$d/last_failure_reason")"
 }
 
 kmem_loaded() {

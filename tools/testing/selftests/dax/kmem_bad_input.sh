@@ -138,7 +138,7 @@ policy_word_ok() {
 		expect_write OK "$POL" $'online_movable\n' &&
 		eq "online_policy" "$(dax_policy "$dax")" online_movable
 }
-check "online_policy (bound): 'offline' EBUSY, 'online_movable' with a newline OK, nothing changes" \
+check "online_policy (bound): 'offline' EBUSY, 'online_movable' and a newline OK, no change" \
 	unchanged_by policy_word_ok
 
 # --- the module parameter online_policy ---

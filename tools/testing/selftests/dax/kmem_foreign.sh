@@ -20,6 +20,13 @@
 #      re-adopted by a bind whose policy adds nothing; it reads
 #      online_movable with the other blocks unplugged, and writing
 #      online_movable completes it instead of doing nothing.
+#  (d) while a transition of the driver runs, another writer's offline of
+#      one of its blocks is refused with EBUSY. The unbind is held in its
+#      backoff on purpose: the top block's unplug fails (injected), the
+#      other blocks are gone, unplug_retries and unbind_timeout_ms keep it
+#      retrying; then an offline of that block through memoryN/state
+#      fails with EBUSY and the block stays online; with the injection
+#      off the same unbind removes it and succeeds, nothing retained.
 
 # shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
@@ -30,12 +37,17 @@ require_progs sysfs_write
 require_region small
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 14
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
 
+UNB_LOG=/tmp/kmem_foreign.$$.unbind
+unb_pid=
 cleanup() {
+	kmem_fail_off
+	[ -z "$unb_pid" ] || wait_exit "$unb_pid" 120 >/dev/null
+	rm -f "$UNB_LOG"
 	kmem_params_restore
 	kmem_reset
 }
@@ -109,5 +121,57 @@ check "(c) writing online_movable completes it: every block online in ZONE_MOVAB
 check "(c) unbind removes everything" \
 	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
 	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+
+# (d) a foreign offline during an unbind of ours
+top=$(((e / KMEM_MB - 1) * KMEM_MB))
+tb=$SYS_MEM/memory$((top / KMEM_MB))
+
+only_top_left() {
+	[ "$(kmem_present_blocks "$s" "$e")" = "$((top / KMEM_MB))" ]
+}
+
+unbind_held() {
+	expect_write OK "$POL" online_movable && kmem_bind "$dax" &&
+		state_is online_movable "$dax" "$s" "$e" "$base" &&
+		kmem_param_set unplug_retries 50 && kmem_param_set unbind_timeout_ms 120000 &&
+		kmem_fail_at "$top" || return 1
+	sysfs_err "$KMEM_DRV/unbind" "$dax" >"$UNB_LOG" &
+	unb_pid=$!
+	wait_until 60 only_top_left ||
+		{ msg "blocks present: $(kmem_present_blocks "$s" "$e")"; return 1; }
+	kill -0 "$unb_pid" 2>/dev/null || { msg "the unbind ended: $(cat "$UNB_LOG")"; return 1; }
+	msg "unbind running, only ${tb##*/} left"
+}
+
+foreign_offline_refused() {
+	local rc=0
+
+	kmsg_mark "foreign-d-$$"
+	eq "offline ${tb##*/}" "$(sysfs_err "$tb/state" offline)" EBUSY || rc=1
+	eq "${tb##*/} state" "$(read_word "$tb/state")" online || rc=1
+	kill -0 "$unb_pid" 2>/dev/null || { msg "the unbind had ended"; rc=1; }
+	kmsg_since "foreign-d-$$" |
+		grep -q "$dax: block $(printf '%#x' "$top"): offline refused (-16): a transition" ||
+		{ msg "no 'offline refused' line for ${tb##*/} in the kernel log"; rc=1; }
+	return $rc
+}
+
+unbind_finishes() {
+	local rc=0 st
+
+	kmem_fail_at 0 || rc=1
+	wait_exit "$unb_pid" 60
+	st=$?
+	unb_pid=
+	eq "unbind exit status, result" "$st $(cat "$UNB_LOG")" "0 OK" || rc=1
+	kmem_bound "$dax" && { msg "$dax still bound to kmem"; rc=1; }
+	kmem_gone "$s" "$e" "$base" && retained_empty || rc=1
+	return $rc
+}
+check "(d) unbind held retrying the top block (injected), the others removed" unbind_held
+check "(d) another writer's offline of that block during the unbind: EBUSY, still online" \
+	foreign_offline_refused
+check "(d) injection off: the same unbind removes it and succeeds, nothing retained" \
+	unbind_finishes
 
 ktap_finished

@@ -403,7 +403,7 @@ policy_while_bound() {
 		eq "$dax online_policy" "$(dax_policy "$dax")" online_movable &&
 		is online_movable
 }
-check "online_policy while bound: another word EBUSY, the same word OK; policy and memory untouched" \
+check "online_policy while bound: another word EBUSY, the same word OK; nothing changes" \
 	policy_while_bound
 check "unbound again, the policy is taken and applies at the next bind: unplugged" \
 	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
