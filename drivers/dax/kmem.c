@@ -68,6 +68,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -570,9 +571,11 @@ static const char *kmem_pfn(unsigned long pfn, struct kmem_pfn_str *buf)
  * Fault injection (Documentation/fault-injection): fail_dax_kmem/ in debugfs
  * holds the usual attributes (probability, interval, times, space, verbose,
  * ...) and "block", the physical address of the one memory block whose
- * plug and unplug fail, or all ones (the default) for every block. A failed
- * plug is -EBUSY; a failed unplug is -EBUSY with reason "injected" and the
- * block's first pfn as the page in the way.
+ * plug and unplug may fail, or all ones (the default) for every block. Only
+ * calls for a block that passes the filter reach should_fail(), so only
+ * they count for interval and times; plug and unplug share the counters. A
+ * failed plug is -EBUSY; a failed unplug is -EBUSY with reason "injected"
+ * and the block's first pfn as the page in the way.
  */
 static DECLARE_FAULT_ATTR(kmem_fail_attr);
 static u64 kmem_fail_block = U64_MAX;
@@ -591,15 +594,12 @@ static void kmem_fail_init(void)
 {
 	kmem_fail_dir = fault_create_debugfs_attr("fail_dax_kmem", NULL,
 						  &kmem_fail_attr);
-	if (!IS_ERR(kmem_fail_dir))
-		debugfs_create_x64("block", 0600, kmem_fail_dir,
-				   &kmem_fail_block);
+	debugfs_create_x64("block", 0600, kmem_fail_dir, &kmem_fail_block);
 }
 
 static void kmem_fail_exit(void)
 {
-	if (!IS_ERR(kmem_fail_dir))
-		debugfs_remove_recursive(kmem_fail_dir);
+	debugfs_remove_recursive(kmem_fail_dir);
 }
 #else
 static bool kmem_inject(u64 addr)
@@ -1089,6 +1089,7 @@ static ssize_t last_failure_errno_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(last_failure_errno);
 
+/* physical addresses: readable by root only, like the dax bus's resource */
 static ssize_t last_failure_pfn_show(struct device *dev,
 				     struct device_attribute *attr, char *buf)
 {
@@ -1098,7 +1099,7 @@ static ssize_t last_failure_pfn_show(struct device *dev,
 	return sysfs_emit(buf, "%s\n",
 			  last.err ? kmem_pfn(last.pfn, &pfn) : "none");
 }
-static DEVICE_ATTR_RO(last_failure_pfn);
+static DEVICE_ATTR_ADMIN_RO(last_failure_pfn);
 
 static ssize_t last_failure_block_show(struct device *dev,
 				       struct device_attribute *attr,
@@ -1110,7 +1111,7 @@ static ssize_t last_failure_block_show(struct device *dev,
 		return sysfs_emit(buf, "none\n");
 	return sysfs_emit(buf, "%#llx\n", last.addr);
 }
-static DEVICE_ATTR_RO(last_failure_block);
+static DEVICE_ATTR_ADMIN_RO(last_failure_block);
 
 static ssize_t last_failure_reason_show(struct device *dev,
 					struct device_attribute *attr,
@@ -1200,37 +1201,34 @@ static ssize_t kmem_retained_emit(char *buf, bool detail)
 	return len;
 }
 
-/* The ranges of each device whose memory is retained, one device a line. */
+/*
+ * The ranges of each device whose memory is retained, one device a line.
+ * Physical addresses: readable by root only, like the dax bus's resource.
+ */
 static ssize_t retained_show(struct device_driver *drv, char *buf)
 {
 	return kmem_retained_emit(buf, false);
 }
-static DRIVER_ATTR_RO(retained);
+
+static struct driver_attribute driver_attr_retained =
+	__ATTR_RO_MODE(retained, 0400);
 
 /*
  * debugfs dax_kmem/retained: the same list with the node, the figures and
- * the last failure of each device, for diagnosis; not an ABI.
+ * the last failure of each device, for diagnosis; not an ABI. One snapshot
+ * per read from the start of the file.
  */
-static ssize_t kmem_retained_read(struct file *file, char __user *ubuf,
-				  size_t count, loff_t *ppos)
+static int kmem_retained_dbg_show(struct seq_file *m, void *unused)
 {
 	char *page = (char *)__get_free_page(GFP_KERNEL);
-	ssize_t len;
 
 	if (!page)
 		return -ENOMEM;
-	len = kmem_retained_emit(page, true);
-	len = simple_read_from_buffer(ubuf, count, ppos, page, len);
+	seq_write(m, page, kmem_retained_emit(page, true));
 	free_page((unsigned long)page);
-	return len;
+	return 0;
 }
-
-static const struct file_operations kmem_retained_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.read = kmem_retained_read,
-	.llseek = default_llseek,
-};
+DEFINE_SHOW_ATTRIBUTE(kmem_retained_dbg);
 
 static struct attribute *kmem_drv_attrs[] = {
 	&driver_attr_retained.attr,
@@ -1814,7 +1812,7 @@ static int __init dax_kmem_init(void)
 	}
 	kmem_debugfs = debugfs_create_dir("dax_kmem", NULL);
 	debugfs_create_file("retained", 0400, kmem_debugfs, NULL,
-			    &kmem_retained_fops);
+			    &kmem_retained_dbg_fops);
 	kmem_fail_init();
 
 	rc = dax_driver_register(&device_dax_kmem_driver);

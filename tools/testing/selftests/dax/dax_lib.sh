@@ -448,6 +448,8 @@ last_failure_read() {
 		[ "$n0" = "$n1" ] && break
 	done
 	msg "last_failure: errno=$e pfn=$p block=$b reason=$r (failures: $n1)"
+	[ "$n0" = "$n1" ] ||
+		{ msg "offline_failures moved in all 3 reads: no whole failure read"; return 1; }
 	[[ $e =~ ^-[0-9]+$ && $p =~ ^(0x[0-9a-f]+|unknown)$ && $b =~ ^0x[0-9a-f]+$ && -n $r ]] ||
 		{ msg "last_failure_* not as documented"; return 1; }
 	lf_errno=$e
@@ -768,7 +770,7 @@ kmem_retained() {
 }
 
 # retained_sysfs_ok: drivers/kmem/retained is the ranges of the debugfs
-# lines, line for line.
+# lines, line for line (callers read it where nothing is being removed).
 retained_sysfs_ok() {
 	same_text "drivers/kmem/retained" "$(kmem_retained | cut -d' ' -f1)" \
 		"$(cat "$KMEM_DRV/retained" 2>/dev/null)"
@@ -783,8 +785,10 @@ retained_of() {
 }
 
 retained_empty() {
+	local f=$KMEM_DRV/retained
+
 	eq "dax_kmem/retained" "$(kmem_retained | tr '\n' '|')" "" &&
-		eq "drivers/kmem/retained" "$(tr '\n' '|' <"$KMEM_DRV/retained" 2>/dev/null)" ""
+		eq "drivers/kmem/retained" "$({ tr '\n' '|' <"$f"; } 2>/dev/null)" ""
 }
 
 # retained_single: drivers/kmem/retained has exactly one line; it is
