@@ -94,7 +94,7 @@ owned_of() {
 		case $f in "$p" | "$p"/*) echo "$f" ;; esac
 	done
 }
-declare -A where author folded fold_of
+declare -A where author folded
 # hdr_lines TXT: the number of header lines (before the first blank line).
 hdr_lines() {
 	awk '/^$/ { print NR - 1; exit }' "$1"
@@ -106,7 +106,7 @@ for m in "${msgs[@]}"; do
 		die "patches/owned/$m: the first line must be 'Files: PATH...'"
 	h=$(hdr_lines "$txt")
 	[ -n "$h" ] || die "patches/owned/$m: no empty line after the header (then the commit message)"
-	[ "$h" -gt 1 ] && sed -n "2,${h}p" "$txt" | grep -qv '^Folds: ' &&
+	[ "$h" -gt 1 ] && awk -v h="$h" 'NR > 1 && NR <= h && !/^Folds: / { bad = 1 } END { exit !bad }' "$txt" &&
 		die "patches/owned/$m: header lines after the first must be 'Folds: PATCH...'"
 	[ -n "$(sed -n "$((h + 2))p" "$txt")" ] ||
 		die "patches/owned/$m: no subject line after the header's empty line"
@@ -172,7 +172,8 @@ commit_date() {
 declare -A date
 for m in "${msgs[@]}"; do
 	mapfile -t fs <"$tmp/${m%.txt}.files"
-	date[$m]=$(commit_date "${fs[@]}" "patches/owned/$m")
+	mapfile -t fold <"$tmp/${m%.txt}.folds"
+	date[$m]=$(commit_date "${fs[@]}" "patches/owned/$m" "${fold[@]/#/patches/}")
 done
 
 # The queue as exported: without the patches folded into owned commits.
