@@ -31,7 +31,7 @@ fatal() { # a stage that breaks the chain: count it and summarise
 }
 
 summarise() {
-	local pass fail skip
+	local pass fail skip vm
 
 	echo
 	echo "==== stage durations: $(for k in "${order[@]}"; do printf '%s %ss, ' "$k" "${took[$k]}"; done | sed 's/, $//')"
@@ -44,6 +44,9 @@ summarise() {
 		grep -E '^not ok ' "$res" | sed 's/^/  /'
 	fi
 	echo "check: $pass passed, $fail failed, $skip skipped"
+	vm=$(($(grep -cE '^(not )?ok ' "$res") - ${nstatic:-0}))
+	echo "       of them $vm from the VM (selftest subtests and the runner's own checks)," \
+		"$((pass + fail + skip - vm)) static, build and series checks"
 	[ "$fail" = 0 ]
 }
 
@@ -75,17 +78,26 @@ else
 	echo "ok - selftests build without warnings" >>"$res"
 fi
 
-stage vm "$H/vm.sh" check
 out="$VDIR/vm/out-check.log"
+# No earlier run's logs can be read as this run's: vm.sh removes them too,
+# but only once it gets that far.
+rm -f "$out" "$VDIR/vm/console-check.log"
+nstatic=$(grep -cE '^(not )?ok ' "$res")
+stage vm "$H/vm.sh" check
 # Fold the VM's TAP into results: each subtest counts; a test that failed
-# with no failing subtest (splat, timeout, crash) counts once more. A whole
-# selftest that skips is a failure here: the VM is built to run them all.
+# with no failing subtest (splat, timeout, crash) counts once more. A
+# selftest or a subtest that skips is a failure here: the VM is built to
+# run them all.
 awk '
 	{ sub(/\r$/, "") }
 	/^# (not )?ok [0-9]+ / {
 		line = substr($0, 3)
 		sub(/^(not )?ok [0-9]+ /, "", line)
 		res = ($2 == "not") ? "not ok" : "ok"
+		if (res == "ok" && line ~ / # SKIP/) {
+			res = "not ok"
+			line = line " (skipped in the test VM)"
+		}
 		print res " - " cur ": " line
 		nsub++
 		if (res == "not ok") nfail++
@@ -107,11 +119,13 @@ elif ! grep -q '^# selftests: ' "$out"; then
 elif [ "${exitline##* }" != 0 ] && ! grep -q '^not ok' "$res"; then
 	echo "not ok - VM test runner exit status ($exitline)" >>"$res"
 fi
-# The host's own look at the whole console log, boot to power-off.
+# The host's own look at the whole console log, boot to power-off, with the
+# guest's pattern list.
+# shellcheck source=guest/splat.sh
+. "$H/guest/splat.sh"
 if [ ! -s "$VDIR/vm/console-check.log" ]; then
 	echo "not ok - console log free of kernel splats (no console log)" >>"$res"
-elif grep -aEq 'WARNING:|BUG:|Oops|Kernel panic|possible circular locking|KASAN:|UBSAN:|Call Trace:' \
-	"$VDIR/vm/console-check.log"; then
+elif grep -aEq "$SPLAT" "$VDIR/vm/console-check.log"; then
 	echo "not ok - console log free of kernel splats" >>"$res"
 else
 	echo "ok - console log free of kernel splats" >>"$res"

@@ -32,11 +32,16 @@ base=$(meminfo_kb MemTotal)
 mem
 
 step "daxctl reconfigure-device --mode=system-ram $dax"
-daxctl reconfigure-device --mode=system-ram "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /'
+daxctl reconfigure-device --mode=system-ram "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /' ||
+	fail "daxctl reconfigure-device --mode=system-ram"
 echo
 mem
 read -r s e < <(kmem_range "$dax")
+added=$(($(meminfo_kb MemTotal) - base))
 echo "    hot-added $(((e - s) >> 20)) MiB of $(($(dax_attr "$dax" size) >> 20)) MiB (memory-block aligned)"
+[ $((added * 1024)) = $((e - s)) ] ||
+	fail "MemTotal grew by $added kB, want $(((e - s) / 1024)) kB (the device's blocks)"
+[ -n "$(iomem_lines 'System RAM (kmem)')" ] || fail "no System RAM (kmem) in /proc/iomem"
 
 step "/proc/iomem: Persistent Memory > $dax > System RAM (kmem)"
 awk '/Persistent Memory/ { p = 1 } p && /^[^ ]/ && !/Persistent Memory/ { p = 0 } p' /proc/iomem | sed 's/^/    /'
@@ -44,11 +49,12 @@ chain=$(iomem_parent_chain "$(printf '%x' "$s")" "System RAM (kmem)")
 echo "    parents of System RAM (kmem): ${chain//|/ < }"
 
 step "daxctl reconfigure-device --mode=devdax -f $dax"
-daxctl reconfigure-device -f --mode=devdax "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /'
+daxctl reconfigure-device -f --mode=devdax "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /' ||
+	fail "daxctl reconfigure-device --mode=devdax"
 echo
 mem
 after=$(meminfo_kb MemTotal)
 [ "$after" = "$base" ] || fail "MemTotal $after kB, baseline $base kB"
 [ -z "$(iomem_lines 'System RAM (kmem)')" ] || fail "System RAM (kmem) left in /proc/iomem"
 ndctl destroy-namespace -f all >/dev/null 2>&1
-step "DEMO OK: MemTotal back to the baseline, /proc/iomem clean"
+step "DEMO OK: MemTotal grew by the device's blocks and is back to the baseline, /proc/iomem clean"

@@ -1,11 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Run the dax selftests in the VM and print TAP like run_kselftest.sh does,
-# with one difference: the kernel log is read after each test, and a
-# WARNING/BUG/Oops/lockdep/KASAN report during a test fails that test.
-# $KMEM_TESTS (comma separated) selects tests.
+# with these differences: the kernel log is read after each test, and a
+# report matching splat.sh during a test fails that test (a report from a
+# workqueue is said to be asynchronous work, which an earlier test may have
+# started); lockdep must be on when each test starts and still on when it
+# ends (it switches itself off after its first report or a kernel taint),
+# except after the tests in LOCKDEP_OFF_OK; a final result says whether
+# lockdep stayed on. $KMEM_TESTS (comma separated) selects tests.
 KSFT=/kselftest
-SPLAT='WARNING:|BUG:|Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN:|UBSAN:|INFO: task .* blocked|soft lockup|hard LOCKUP|Call Trace:'
+# shellcheck source=splat.sh
+. "$(dirname "$0")/splat.sh"
+# Tests that end with lockdep off on purpose: rmmod -f taints the kernel
+# (TAINT_FORCED_RMMOD), which turns lock debugging off; such a test must be
+# the last one (any test after it fails for running without lockdep).
+LOCKDEP_OFF_OK=" kmem_unload_forced.sh "
+
+# lockdep_on: 1 while lock debugging is on, 0 once it switched itself off,
+# "none" without lockdep.
+lockdep_on() {
+	local v
+
+	v=$(awk '/debug_locks:/ { print $2 }' /proc/lockdep_stats 2>/dev/null)
+	echo "${v:-none}"
+}
 
 timeout_of() {
 	local t
@@ -32,14 +50,16 @@ fi
 # Boot messages are not any test's: keep them apart, check them too.
 dmesg -c >/tmp/dmesg.boot
 echo "TAP version 13"
-echo "1..$((${#list[@]} + 1))"
+echo "1..$((${#list[@]} + 2))"
 n=0
 failed=0
+lockdep_off_by=
 for t in "${list[@]}"; do
 	n=$((n + 1))
 	dir=${t%%:*}
 	name=${t#*:}
 	echo "# selftests: $dir: $name"
+	ld0=$(lockdep_on)
 	# Own session and process group, so that a timeout kills the test
 	# and everything it started (a daxctl stuck in offline, ...).
 	(cd "$KSFT/$dir" && exec setsid "./$name") >/tmp/test.out 2>&1 &
@@ -52,10 +72,23 @@ for t in "${list[@]}"; do
 	sed 's/^/# /' /tmp/test.out
 	dmesg -c >/tmp/dmesg.test
 	cat /tmp/dmesg.test >>/tmp/dmesg.all
+	ld1=$(lockdep_on)
 	if grep -Eq "$SPLAT" /tmp/dmesg.test; then
 		echo "# kernel log during $name:"
 		grep -E -B2 -A25 "$SPLAT" /tmp/dmesg.test | head -60 | sed 's/^/# | /'
+		if grep -E -A25 "$SPLAT" /tmp/dmesg.test | head -60 | grep -q 'Workqueue: '; then
+			echo "# the report came from a workqueue: asynchronous work, possibly started by an earlier test"
+		fi
 		echo "not ok $n selftests: $dir: $name # kernel splat"
+		failed=$((failed + 1))
+	elif [ "$ld0" != 1 ]; then
+		echo "# lockdep was ${ld0/0/off} when $name started${lockdep_off_by:+ (switched off during $lockdep_off_by)}"
+		echo "not ok $n selftests: $dir: $name # ran without lockdep"
+		failed=$((failed + 1))
+	elif [ "$ld1" != 1 ] && [ "${LOCKDEP_OFF_OK/ $name /}" = "$LOCKDEP_OFF_OK" ]; then
+		echo "# lockdep switched itself off during $name:"
+		grep -E -B2 -A10 'lock debugging|lockdep|LOCKDEP|MAX_LOCK' /tmp/dmesg.test | head -20 | sed 's/^/# | /'
+		echo "not ok $n selftests: $dir: $name # lockdep switched off"
 		failed=$((failed + 1))
 	elif [ "$rc" = 137 ]; then
 		echo "not ok $n selftests: $dir: $name # TIMEOUT"
@@ -68,6 +101,10 @@ for t in "${list[@]}"; do
 		echo "not ok $n selftests: $dir: $name # exit=$rc"
 		failed=$((failed + 1))
 	fi
+	if [ "$ld0" = 1 ] && [ "$ld1" != 1 ] && [ -z "$lockdep_off_by" ]; then
+		lockdep_off_by=$name
+		echo "# lockdep is off from here on (switched off during $name)"
+	fi
 done
 n=$((n + 1))
 if grep -Eq "$SPLAT" /tmp/dmesg.boot; then
@@ -76,5 +113,14 @@ if grep -Eq "$SPLAT" /tmp/dmesg.boot; then
 	failed=$((failed + 1))
 else
 	echo "ok $n boot: kernel log clean"
+fi
+n=$((n + 1))
+if [ -z "$lockdep_off_by" ] && [ "$(lockdep_on)" = 1 ]; then
+	echo "ok $n lockdep on throughout"
+elif [ -n "$lockdep_off_by" ] && [ "${LOCKDEP_OFF_OK/ $lockdep_off_by /}" != "$LOCKDEP_OFF_OK" ]; then
+	echo "ok $n lockdep on throughout, until $lockdep_off_by switched it off on purpose"
+else
+	echo "not ok $n lockdep on throughout (now: $(lockdep_on)${lockdep_off_by:+, off since $lockdep_off_by})"
+	failed=$((failed + 1))
 fi
 [ "$failed" = 0 ]

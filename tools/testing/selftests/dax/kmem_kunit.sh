@@ -8,7 +8,9 @@
 # The suite runs when kmem loads; this reloads kmem (with no device bound)
 # and reports each test case of
 # /sys/kernel/debug/kunit/dax_kmem/results as one KTAP result, with the
-# failing parameters of a parameterised case named.
+# failing parameters of a parameterised case named. The number of cases
+# must be the suite's own plan ("1..N"), and a case KUnit skipped is a
+# failure: the test kernel is built to run them all.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -31,7 +33,10 @@ log=$(cat "$RESULTS")
 # parameterised case are one level further in (8 spaces), before it.
 mapfile -t cases < <(echo "$log" | sed -n 's/^    \(\(not \)\{0,1\}ok [0-9]* .*\)$/\1/p')
 [ "${#cases[@]}" -gt 0 ] || ktap_exit_fail_msg "no test case in $RESULTS"
-ktap_set_plan "${#cases[@]}"
+plan=$(echo "$log" | sed -n 's/^    1\.\.\([0-9]*\)$/\1/p' | head -n 1)
+[ "$plan" = "${#cases[@]}" ] ||
+	ktap_exit_fail_msg "the suite planned '${plan:-no plan}' cases, its results have ${#cases[@]}"
+ktap_set_plan "$plan"
 
 bad_params=()
 while IFS= read -r l; do
@@ -45,7 +50,10 @@ for c in "${cases[@]}"; do
 	name=${c#*ok }
 	name=${name#* }
 	name=${name%% #*}
-	if [ "${c#not }" = "$c" ]; then
+	if [ "${c#not }" = "$c" ] && [ "${c% # SKIP*}" != "$c" ]; then
+		msg "KUnit skipped it:${c#* # SKIP}"
+		ktap_test_fail "$name"
+	elif [ "${c#not }" = "$c" ]; then
 		ktap_test_pass "$name"
 	else
 		echo "$log" | grep -E -A3 '(EXPECTATION|ASSERTION) FAILED' |
