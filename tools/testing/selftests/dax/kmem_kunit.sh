@@ -35,7 +35,7 @@ mapfile -t cases < <(echo "$log" | sed -n 's/^    \(\(not \)\{0,1\}ok [0-9]* .*\
 [ "${#cases[@]}" -gt 0 ] || ktap_exit_fail_msg "no test case in $RESULTS"
 plan=$(echo "$log" | sed -n 's/^    1\.\.\([0-9]*\)$/\1/p' | head -n 1)
 [ "$plan" = "${#cases[@]}" ] ||
-	ktap_exit_fail_msg "the suite planned '${plan:-no plan}' cases, its results have ${#cases[@]}"
+	ktap_exit_fail_msg "the suite planned '${plan:-none}' cases, the results have ${#cases[@]}"
 ktap_set_plan "$plan"
 
 bad_params=()
