@@ -11,6 +11,7 @@ TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 H="$TOP/harness"
 res="$LOGS/check-results.tap"
 : >"$res"
+nstatic=    # results before the VM stage; set when it starts
 declare -A took
 order=()
 stage() { # stage NAME COMMAND...: run a stage, note its duration
@@ -44,9 +45,11 @@ summarise() {
 		grep -E '^not ok ' "$res" | sed 's/^/  /'
 	fi
 	echo "check: $pass passed, $fail failed, $skip skipped"
-	vm=$(($(grep -cE '^(not )?ok ' "$res") - ${nstatic:-0}))
-	echo "       of them $vm from the VM (selftest subtests and the runner's own checks)," \
-		"$((pass + fail + skip - vm)) static, build and series checks"
+	if [ -n "$nstatic" ]; then
+		vm=$(($(grep -cE '^(not )?ok ' "$res") - nstatic))
+		echo "       of them $nstatic static, build and series checks, $vm from the VM stage" \
+			"(selftest subtests, the guest runner's and the host's checks of the run)"
+	fi
 	[ "$fail" = 0 ]
 }
 
@@ -94,7 +97,7 @@ awk '
 		line = substr($0, 3)
 		sub(/^(not )?ok [0-9]+ /, "", line)
 		res = ($2 == "not") ? "not ok" : "ok"
-		if (res == "ok" && line ~ / # SKIP/) {
+		if (res == "ok" && line ~ /(^| )# SKIP( |$)/) {
 			res = "not ok"
 			line = line " (skipped in the test VM)"
 		}
@@ -105,12 +108,15 @@ awk '
 	}
 	/^# selftests: / { cur = $4; nsub = 0; nfail = 0; next }
 	/^(not )?ok [0-9]+ / {
-		if ($1 == "not" && nfail == 0) { sub(/^not ok [0-9]+ /, ""); print "not ok - " $0 }
-		else if ($1 == "ok" && / # SKIP/) { sub(/^ok [0-9]+ /, ""); print "not ok - " $0 " (skipped in the test VM)" }
+		# a failed test is counted once more unless its failing subtests
+		# already say why (a plain exit status); a splat, a timeout or
+		# lockdep is a reason of its own
+		if ($1 == "not" && (nfail == 0 || $0 !~ / # exit=[0-9]+$/)) { sub(/^not ok [0-9]+ /, ""); print "not ok - " $0 }
+		else if ($1 == "ok" && / # SKIP( |$)/) { sub(/^ok [0-9]+ /, ""); print "not ok - " $0 " (skipped in the test VM)" }
 		else if ($1 == "ok" && nsub == 0) { sub(/^ok [0-9]+ /, ""); print "ok - " $0 }
 		nsub = 0
 		nfail = 0
-	}' "$out" >>"$res"
+	}' "$out" >>"$res" 2>/dev/null
 exitline=$(grep -a '^KMEM-CHECK-EXIT' "$out" 2>/dev/null | tr -d '\r')
 if [ -z "$exitline" ]; then
 	echo "not ok - VM run finished (see $VDIR/vm/console-check.log)" >>"$res"
@@ -121,9 +127,12 @@ elif [ "${exitline##* }" != 0 ] && ! grep -q '^not ok' "$res"; then
 fi
 # The host's own look at the whole console log, boot to power-off, with the
 # guest's pattern list.
+SPLAT=
 # shellcheck source=guest/splat.sh
-. "$H/guest/splat.sh"
-if [ ! -s "$VDIR/vm/console-check.log" ]; then
+. "$H/guest/splat.sh" 2>/dev/null
+if [ -z "$SPLAT" ]; then
+	echo "not ok - console log free of kernel splats (no pattern list: $H/guest/splat.sh)" >>"$res"
+elif [ ! -s "$VDIR/vm/console-check.log" ]; then
 	echo "not ok - console log free of kernel splats (no console log)" >>"$res"
 elif grep -aEq "$SPLAT" "$VDIR/vm/console-check.log"; then
 	echo "not ok - console log free of kernel splats" >>"$res"

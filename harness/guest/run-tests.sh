@@ -11,6 +11,7 @@
 KSFT=/kselftest
 # shellcheck source=splat.sh
 . "$(dirname "$0")/splat.sh"
+[ -n "$SPLAT" ] || { echo "Bail out! no splat patterns (splat.sh)"; exit 1; }
 # Tests that end with lockdep off on purpose: rmmod -f taints the kernel
 # (TAINT_FORCED_RMMOD), which turns lock debugging off; such a test must be
 # the last one (any test after it fails for running without lockdep).
@@ -47,6 +48,11 @@ fi
 
 /harness/labels.sh >/dev/null 2>&1 || echo "# label init failed"
 
+# The VM's kernel is built with lockdep: without it every result would say
+# so, hiding the cause.
+[ "$(lockdep_on)" != none ] ||
+	{ echo "Bail out! no /proc/lockdep_stats: the test kernel is built without lockdep"; exit 1; }
+
 # Boot messages are not any test's: keep them apart, check them too.
 dmesg -c >/tmp/dmesg.boot
 echo "TAP version 13"
@@ -76,7 +82,7 @@ for t in "${list[@]}"; do
 	if grep -Eq "$SPLAT" /tmp/dmesg.test; then
 		echo "# kernel log during $name:"
 		grep -E -B2 -A25 "$SPLAT" /tmp/dmesg.test | head -60 | sed 's/^/# | /'
-		if grep -E -A25 "$SPLAT" /tmp/dmesg.test | head -60 | grep -q 'Workqueue: '; then
+		if grep -m1 -B6 'Call Trace:' /tmp/dmesg.test | grep -q 'Workqueue: '; then
 			echo "# the report came from a workqueue: asynchronous work, possibly started by an earlier test"
 		fi
 		echo "not ok $n selftests: $dir: $name # kernel splat"

@@ -38,20 +38,29 @@ plan=$(echo "$log" | sed -n 's/^    1\.\.\([0-9]*\)$/\1/p' | head -n 1)
 	ktap_exit_fail_msg "the suite planned '${plan:-none}' cases, the results have ${#cases[@]}"
 ktap_set_plan "$plan"
 
+# The parameters of a parameterised case come before its own result line:
+# note the failing and the skipped ones of each case, by case index.
 bad_params=()
+declare -A skipped_params
+i=0
 while IFS= read -r l; do
 	case $l in
 	"        not ok "*) bad_params+=("${l#        }") ;;
-	"    "*ok*) ;;
+	"        ok "*" # SKIP"*) skipped_params[$i]+="${l#        }; " ;;
+	"    ok "* | "    not ok "*) i=$((i + 1)) ;;
 	esac
 done <<<"$log"
 
+i=0
 for c in "${cases[@]}"; do
 	name=${c#*ok }
 	name=${name#* }
 	name=${name%% #*}
 	if [ "${c#not }" = "$c" ] && [ "${c% # SKIP*}" != "$c" ]; then
 		msg "KUnit skipped it:${c#* # SKIP}"
+		ktap_test_fail "$name"
+	elif [ "${c#not }" = "$c" ] && [ -n "${skipped_params[$i]:-}" ]; then
+		msg "KUnit skipped parameters: ${skipped_params[$i]}"
 		ktap_test_fail "$name"
 	elif [ "${c#not }" = "$c" ]; then
 		ktap_test_pass "$name"
@@ -63,6 +72,7 @@ for c in "${cases[@]}"; do
 		done
 		ktap_test_fail "$name"
 	fi
+	i=$((i + 1))
 done
 
 if ! echo "$log" | grep -Eq '^ok [0-9]+ dax_kmem'; then
