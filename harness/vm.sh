@@ -78,6 +78,9 @@ accel=(-accel tcg -cpu max,la57=off)
 # (daxX.Y/memmap_on_memory); kmem_memmap.sh does
 cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode${extra:+ $extra}"
 [ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
+# make stress: the same check VM, its tests given more cycles, a seed for
+# their random choices and a per-test timeout (kmemtest.* in guest/init)
+[ -n "${KMEM_STRESS_ARGS:-}" ] && cmdline="$cmdline $KMEM_STRESS_ARGS"
 [ "$mode" = bench ] && cmdline="$cmdline kmemtest.reps=${KMEM_BENCH_REPS:-3}${KMEM_BENCH_SIZES:+ kmemtest.sizes=$(echo "$KMEM_BENCH_SIZES" | tr ' ' ',')}"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2

@@ -7,7 +7,13 @@
 # started); lockdep must be on when each test starts and still on when it
 # ends (it switches itself off after its first report or a kernel taint),
 # except after the tests in LOCKDEP_OFF_OK; a final result says whether
-# lockdep stayed on. $KMEM_TESTS (comma separated) selects tests.
+# lockdep stayed on. kmemleak: what boot left is cleared before the first
+# test; a scan after each test in KMEMLEAK_AFTER and one after the suite
+# (before the first LOCKDEP_OFF_OK test, which may leak on purpose) are
+# results of their own, failed by any unreferenced object whose allocation
+# backtrace passes through hotplug, dax or kmem code (KMEMLEAK_OURS);
+# other objects are listed, not failed. $KMEM_TESTS (comma separated)
+# selects tests.
 KSFT=/kselftest
 # shellcheck source=splat.sh
 . "$(dirname "$0")/splat.sh"
@@ -16,6 +22,12 @@ KSFT=/kselftest
 # (TAINT_FORCED_RMMOD), which turns lock debugging off; such a test must be
 # the last one (any test after it fails for running without lockdep).
 LOCKDEP_OFF_OK=" kmem_unload_forced.sh "
+# The cycle test: hundreds of hot-adds and removes, scanned on its own.
+KMEMLEAK_AFTER=" kmem_cycles.sh "
+KMEMLEAK=/sys/kernel/debug/kmemleak
+# An allocation backtrace through any of these is the series' (or the
+# hotplug and dax code it drives): its leak fails the run.
+KMEMLEAK_OURS='\[(kmem|device_dax|dax_pmem|dax_hmem|dax_cxl|nd_pmem|libnvdimm|nd_btt)\]|\] (devm_)?(dax_|dev_dax_|alloc_dax|kill_dax)|\] _*(add_memory|remove_memory|try_remove_memory|offline_and_remove_memory|online_pages|offline_pages|online_memory_block|memory_block_|create_memory_block|add_memory_block|remove_memory_block|memory_group|register_memory|__add_pages|arch_add_memory|arch_remove_memory|sparse_add_section|section_activate|vmemmap_|memory_notify|walk_.*_range|insert_resource|request_resource|__request_region|release_mem_region|__release_region)'
 
 # lockdep_on: 1 while lock debugging is on, 0 once it switched itself off,
 # "none" without lockdep.
@@ -26,11 +38,83 @@ lockdep_on() {
 	echo "${v:-none}"
 }
 
+# kmemleak_scan: scan twice (an object must stay unreferenced for a whole
+# scan and be at least 5 s old to be reported) and leave the report, one
+# object per paragraph, in /tmp/kmemleak.txt. Fails when kmemleak is off.
+kmemleak_scan() {
+	sleep 6
+	echo scan >"$KMEMLEAK" 2>/dev/null && echo scan >"$KMEMLEAK" 2>/dev/null &&
+		cat "$KMEMLEAK" >/tmp/kmemleak.txt 2>/dev/null
+}
+
+# kmemleak_result N WHEN: result N, objects reported since the last clear
+# (then cleared, so the next result counts only what is new).
+kmemleak_result() {
+	local ours others
+
+	if ! kmemleak_scan; then
+		echo "not ok $1 kmemleak $2 # kmemleak is off: $(dmesg | grep -m1 -i kmemleak)"
+		return 1
+	fi
+	# One record per object: "unreferenced object" starts it.
+	awk '/^unreferenced object/ { if (r != "") print r; r = "" }
+	     { r = r $0 "\\n" } END { if (r != "") print r }' /tmp/kmemleak.txt >/tmp/kmemleak.rec
+	ours=$(grep -cE "$KMEMLEAK_OURS" /tmp/kmemleak.rec)
+	others=$(($(wc -l </tmp/kmemleak.rec) - ours))
+	echo "# kmemleak $2: $ours object(s) from hotplug/dax/kmem paths, $others other(s)"
+	if [ "$others" -gt 0 ]; then
+		echo "# the others (first backtrace lines; not failed: not allocated on our paths):"
+		grep -vE "$KMEMLEAK_OURS" /tmp/kmemleak.rec | head -5 |
+			sed 's/\\n/\n/g' | grep -E 'comm|\[<' | head -30 | sed 's/^/# | /'
+	fi
+	echo clear >"$KMEMLEAK"
+	if [ "$ours" -gt 0 ]; then
+		grep -E "$KMEMLEAK_OURS" /tmp/kmemleak.rec | head -5 |
+			sed 's/\\n/\n/g' | head -60 | sed 's/^/# | /'
+		echo "not ok $1 kmemleak $2"
+		return 1
+	fi
+	echo "ok $1 kmemleak $2"
+}
+
+# injection_armed: the fault-injection points a test left armed, one a
+# line (nothing when none); injection_disarm: disarm them all. A test
+# killed at its timeout never runs its cleanup: the next must not inherit
+# its injected failures.
+DBG=/sys/kernel/debug
+injection_armed() {
+	local f
+
+	for f in failslab fail_page_alloc fail_dax_kmem; do
+		[ "$(cat "$DBG/$f/probability" 2>/dev/null || echo 0)" = 0 ] || echo "$f"
+	done
+	[ -z "$(cat "$DBG/fail_function/inject" 2>/dev/null)" ] || echo fail_function
+	for f in "$DBG"/notifier-error-inject/*/actions/*/error; do
+		[ -e "$f" ] || continue
+		[ "$(cat "$f")" = 0 ] || echo "${f#"$DBG"/notifier-error-inject/}"
+	done
+}
+
+injection_disarm() {
+	local f
+
+	for f in failslab fail_page_alloc fail_dax_kmem; do
+		echo 0 >"$DBG/$f/probability" 2>/dev/null
+	done
+	echo >"$DBG/fail_function/inject" 2>/dev/null
+	for f in "$DBG"/notifier-error-inject/*/actions/*/error; do
+		[ -e "$f" ] && echo 0 >"$f"
+	done
+	return 0
+}
+
+# timeout_of DIR: a test's timeout in seconds: $KMEM_TEST_TIMEOUT (make
+# stress) or the directory's settings file (kselftest's default of 45 s).
 timeout_of() {
 	local t
 
 	t=$(sed -n 's/^timeout=//p' "$KSFT/$1/settings" 2>/dev/null)
-	echo "${t:-45}"
+	echo "${KMEM_TEST_TIMEOUT:-${t:-45}}"
 }
 
 mapfile -t list < <(grep -v '^#' "$KSFT/kselftest-list.txt")
@@ -53,17 +137,44 @@ fi
 [ "$(lockdep_on)" != none ] ||
 	{ echo "Bail out! no /proc/lockdep_stats: the test kernel is built without lockdep"; exit 1; }
 
+# Every failed online or offline says why in the kernel log, a foreign
+# memoryN/state write's too (mm/memory_hotplug.c keeps the reason in a
+# pr_debug()): a test that sees an unexpected error prints it.
+echo 'file mm/memory_hotplug.c format failed +p' >/proc/dynamic_debug/control 2>/dev/null ||
+	{ echo "Bail out! cannot enable mm/memory_hotplug.c's debug messages (CONFIG_DYNAMIC_DEBUG)"; exit 1; }
+
+# kmemleak is built in: what boot left behind is not any test's.
+[ -w "$KMEMLEAK" ] || { echo "Bail out! no $KMEMLEAK: the test kernel is built without kmemleak"; exit 1; }
+if kmemleak_scan; then
+	echo "# kmemleak: $(grep -c '^unreferenced object' /tmp/kmemleak.txt) object(s) left by boot, cleared"
+	echo clear >"$KMEMLEAK"
+fi
+
+# One kmemleak result after each selected test of KMEMLEAK_AFTER, and one
+# after the suite (before the first LOCKDEP_OFF_OK test, if selected).
+scans=1
+for t in "${list[@]}"; do
+	[ "${KMEMLEAK_AFTER/ ${t#*:} /}" = "$KMEMLEAK_AFTER" ] || scans=$((scans + 1))
+done
+
 # Boot messages are not any test's: keep them apart, check them too.
 dmesg -c >/tmp/dmesg.boot
 echo "TAP version 13"
-echo "1..$((${#list[@]} + 2))"
+echo "1..$((${#list[@]} + 2 + scans))"
 n=0
 failed=0
+retries=0
 lockdep_off_by=
+suite_scanned=
 for t in "${list[@]}"; do
 	n=$((n + 1))
 	dir=${t%%:*}
 	name=${t#*:}
+	if [ -z "$suite_scanned" ] && [ "${LOCKDEP_OFF_OK/ $name /}" != "$LOCKDEP_OFF_OK" ]; then
+		kmemleak_result "$n" "after the suite" || failed=$((failed + 1))
+		suite_scanned=1
+		n=$((n + 1))
+	fi
 	echo "# selftests: $dir: $name"
 	ld0=$(lockdep_on)
 	# Own session and process group, so that a timeout kills the test
@@ -76,13 +187,21 @@ for t in "${list[@]}"; do
 	rc=$?
 	kill "$watchdog" 2>/dev/null
 	sed 's/^/# /' /tmp/test.out
+	# a test says each documented retry it made in a "retry:" message
+	r=$(grep -c '^# retry: ' /tmp/test.out)
+	[ "$r" = 0 ] || echo "# $name: $r retr$([ "$r" = 1 ] && echo y || echo ies)"
+	retries=$((retries + r))
+	armed=$(injection_armed | tr '\n' ' ')
+	injection_disarm
 	dmesg -c >/tmp/dmesg.test
 	cat /tmp/dmesg.test >>/tmp/dmesg.all
 	ld1=$(lockdep_on)
-	if grep -Eq "$SPLAT" /tmp/dmesg.test; then
+	splat_filter </tmp/dmesg.test >/tmp/dmesg.checked 2>/tmp/splat.note
+	[ ! -s /tmp/splat.note ] || echo "# kernel log: $(cat /tmp/splat.note)"
+	if grep -Eq "$SPLAT" /tmp/dmesg.checked; then
 		echo "# kernel log during $name:"
-		grep -E -B2 -A25 "$SPLAT" /tmp/dmesg.test | head -60 | sed 's/^/# | /'
-		if grep -m1 -B6 'Call Trace:' /tmp/dmesg.test | grep -q 'Workqueue: '; then
+		grep -E -B2 -A25 "$SPLAT" /tmp/dmesg.checked | head -60 | sed 's/^/# | /'
+		if grep -m1 -B6 'Call Trace:' /tmp/dmesg.checked | grep -q 'Workqueue: '; then
 			echo "# the report came from a workqueue: asynchronous work, possibly started by an earlier test"
 		fi
 		echo "not ok $n selftests: $dir: $name # kernel splat"
@@ -95,6 +214,9 @@ for t in "${list[@]}"; do
 		echo "# lockdep switched itself off during $name:"
 		grep -E -B2 -A10 'lock debugging|lockdep|LOCKDEP|MAX_LOCK' /tmp/dmesg.test | head -20 | sed 's/^/# | /'
 		echo "not ok $n selftests: $dir: $name # lockdep switched off"
+		failed=$((failed + 1))
+	elif [ -n "$armed" ] && [ "$rc" != 137 ]; then
+		echo "not ok $n selftests: $dir: $name # left fault injection armed: $armed"
 		failed=$((failed + 1))
 	elif [ "$rc" = 137 ]; then
 		echo "not ok $n selftests: $dir: $name # TIMEOUT"
@@ -111,7 +233,15 @@ for t in "${list[@]}"; do
 		lockdep_off_by=$name
 		echo "# lockdep is off from here on (switched off during $name)"
 	fi
+	if [ "${KMEMLEAK_AFTER/ $name /}" != "$KMEMLEAK_AFTER" ]; then
+		n=$((n + 1))
+		kmemleak_result "$n" "after $name" || failed=$((failed + 1))
+	fi
 done
+if [ -z "$suite_scanned" ]; then
+	n=$((n + 1))
+	kmemleak_result "$n" "after the suite" || failed=$((failed + 1))
+fi
 n=$((n + 1))
 if grep -Eq "$SPLAT" /tmp/dmesg.boot; then
 	grep -E -A25 "$SPLAT" /tmp/dmesg.boot | head -40 | sed 's/^/# | /'
@@ -129,4 +259,5 @@ else
 	echo "not ok $n lockdep on throughout (now: $(lockdep_on)${lockdep_off_by:+, off since $lockdep_off_by})"
 	failed=$((failed + 1))
 fi
+echo "# retries: $retries (documented retries the tests made, each said above)"
 [ "$failed" = 0 ]
