@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Install what the project needs from Debian's archive, and only what is
-# missing: the pinned kernel base, the build tools, QEMU and the guest's
-# userspace (busybox, ndctl, daxctl, udev, numactl).
+# missing: the pinned kernel base, the build tools, QEMU, the guest's
+# userspace (busybox, ndctl, daxctl, udev, numactl) and shellcheck for the
+# static checks.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
@@ -12,7 +13,7 @@ TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 PKGS="bc bison flex gcc make perl python3 libc6-dev libelf-dev libssl-dev
       cpio kmod xz-utils rsync quilt ccache
       qemu-system-x86 busybox-static ndctl daxctl udev numactl bash
-      e2fsprogs util-linux gnuplot-nox"
+      e2fsprogs util-linux gnuplot-nox shellcheck"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the harness scripts. Sourced, never executed.
+# shellcheck shell=bash
 
 : "${TOP:?TOP must be set (run through the top-level Makefile)}"
 : "${BUILD:=$TOP/build}"
@@ -23,6 +24,7 @@ series) VBASE="$BUILD" ;;
 stock) VBASE="$BUILD/stock" ;;
 *) printf 'ERROR: KMEM_VARIANT=%s: expected series or stock\n' "$KMEM_VARIANT" >&2; exit 1 ;;
 esac
+# shellcheck disable=SC2034 # CONFIG_FRAGMENTS: for the scripts that source this file
 case $KMEM_CONFIG in
 test) VDIR="$VBASE"; CONFIG_FRAGMENTS="dax-kmem-test.config" ;;
 bench) VDIR="$VBASE/bench"; CONFIG_FRAGMENTS="dax-kmem-test.config dax-kmem-bench.config" ;;
@@ -47,6 +49,7 @@ die() {
 }
 
 # kbuild with the project's settings: out of tree in $OBJ, ccache.
+# shellcheck disable=SC2034 # for the scripts that source this file
 KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
        KBUILD_BUILD_TIMESTAMP="" KBUILD_BUILD_USER=kmem KBUILD_BUILD_HOST=series)
 export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}

@@ -4,7 +4,9 @@
 #  - scripts/checkpatch.pl --strict on every patch of the series and on
 #    every owned file;
 #  - every owned or patched kernel C file compiled alone with W=1 must
-#    produce no warning in that file.
+#    produce no warning in that file;
+#  - shellcheck -x -S warning on every shell script of the selftests and of
+#    the harness (harness/deps.sh installs it).
 # Needs the assembled and configured tree (assemble.sh, build-kernel.sh
 # configuration step). Details go to $LOGS/static/.
 set -uo pipefail
@@ -39,6 +41,26 @@ for f in "${owned[@]}"; do
 	(cd "$TOP" && "${CP[@]}" -f "$f") >"$log" 2>&1
 	result $? "checkpatch --strict $f" "$log"
 done
+
+# Shell scripts: the selftests, the harness, its tests and the guest's
+# scripts, at shellcheck's severity warning. Each is checked from its own
+# directory, so that -x follows what it sources (the source= directives are
+# relative to it). vm.sh puts QEMU options, comma-separated lists, into
+# arrays, which SC2054 takes for a misspelt array: not checked there.
+mapfile -t shfiles < <(cd "$TOP" && printf '%s\n' tools/testing/selftests/dax/*.sh \
+	harness/*.sh harness/guest/*.sh harness/tests/*.sh)
+if command -v shellcheck >/dev/null; then
+	for f in "${shfiles[@]}"; do
+		log="$dir/${f//\//_}.shellcheck"
+		excl=()
+		[ "$f" = harness/vm.sh ] && excl=(--exclude=SC2054)
+		(cd "$TOP/$(dirname "$f")" &&
+			shellcheck -x -S warning -f gcc "${excl[@]}" "$(basename "$f")") >"$log" 2>&1
+		result $? "shellcheck -S warning $f" "$log"
+	done
+else
+	result 1 "shellcheck is installed (harness/deps.sh)"
+fi
 
 # C files: owned ones (outside tools/) and those the patches touch.
 cfiles=$( { printf '%s\n' "${owned[@]}" | grep -E '\.c$' | grep -v '^tools/'

@@ -16,6 +16,7 @@
 # $KMEM_BENCH_REPS: repetitions per sample (default 3).
 # $KMEM_BENCH_SIZES: hot-add sizes in MiB (default "1024 4096 16384").
 
+# shellcheck source=../../tools/testing/selftests/dax/dax_lib.sh
 . /kselftest/dax/dax_lib.sh
 
 REPS=${KMEM_BENCH_REPS:-3}
@@ -102,7 +103,7 @@ add_daxctl() {
 
 remove_daxctl() {
 	daxctl reconfigure-device -m devdax -f "$1" >/dev/null 2>&1 &&
-		[ "$(dax_driver "$1")" = device_dax ] && blocks_none "$1"
+		[ "$(dax_drv_of "$1")" = device_dax ] && blocks_none "$1"
 }
 
 # The raw sysfs flow of seed 001: move the device to kmem, then online
@@ -178,7 +179,7 @@ capacity() {
 	local c=$1 m base grew total_ns=0 total_dax=0 devs=() d
 
 	shift
-	reset_regions
+	kmem_reset
 	for m in "$@"; do
 		new_ns "$m" || return
 		info "capacity $c ns=$ns bytes=$ns_bytes dax=$dax bytes=$dax_bytes start=$(printf '%#x' "$dax_start")"
@@ -198,9 +199,9 @@ capacity() {
 	sample reserved_bytes "$c" $((total_ns - total_dax))
 	sample ram_bytes "$c" "$grew"
 	for d in "${devs[@]}"; do
-		[ "$(dax_driver "$d")" = kmem ] && { remove_daxctl "$d" || fail "capacity $c: remove $d"; }
+		[ "$(dax_drv_of "$d")" = kmem ] && { remove_daxctl "$d" || fail "capacity $c: remove $d"; }
 	done
-	reset_regions
+	kmem_reset
 }
 
 # dram_cost MIB: node 0 memory consumed by hot-adding MIB MiB, with the
@@ -208,7 +209,7 @@ capacity() {
 dram_cost() {
 	local mom r before after grew base c
 
-	reset_regions
+	kmem_reset
 	new_ns "$1" || return
 	for mom in 0 1; do
 		c="${1}M/mom=$mom"
@@ -230,7 +231,7 @@ dram_cost() {
 		done
 	done
 	echo 0 >"$SYS_DAX/devices/$dax/memmap_on_memory" 2>/dev/null
-	reset_regions
+	kmem_reset
 }
 
 # fill_node1 MIB: start numa_fill holding MIB MiB on node 1; sets fill_pid.
@@ -253,7 +254,7 @@ fill_verify() {
 hotplug() {
 	local m=$1 r pct used base t0 t free_kb ram_bytes=0
 
-	reset_regions
+	kmem_reset
 	new_ns "$m" || return
 	info "hotplug ${m}M dax=$dax bytes=$dax_bytes"
 	for ((r = 0; r < REPS; r++)); do
@@ -298,7 +299,7 @@ hotplug() {
 			fi
 		done
 	done
-	reset_regions
+	kmem_reset
 }
 
 # ---------------------------------------------------------------------------

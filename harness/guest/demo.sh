@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The end-to-end demo `make` shows: pmem becomes System RAM on its own NUMA
 # node through daxctl, and goes back to devdax without a trace.
+# shellcheck source=../../tools/testing/selftests/dax/dax_lib.sh
 . /kselftest/dax/dax_lib.sh
 set -o pipefail
 

@@ -139,10 +139,15 @@ dax_attr() {
 	cat "$SYS_DAX/devices/$1/$2"
 }
 
-dax_driver() {
-	local l=$SYS_DAX/devices/$1/driver
+# dax_drv_of DAX: the driver DAX is bound to, "none" when it is not bound
+# (without forking).
+dax_drv_of() {
+	local d
 
-	[ -L "$l" ] && basename "$(readlink "$l")" || echo none
+	for d in "$SYS_DAX"/drivers/*; do
+		[ -e "$d/$1" ] && { echo "${d##*/}"; return; }
+	done
+	echo none
 }
 
 # kmem_range DAX: "START END" (END exclusive) of the part of a single-range
@@ -168,64 +173,40 @@ blocks_of() {
 	done
 }
 
-# block_set BLOCK STATE: write memoryN/state, say so when it is refused.
-# Offlining may fail transiently with EBUSY even in ZONE_MOVABLE (seen
-# once in about ten runs, no unmovable page reported): the documented
-# answer is to retry, so "offline" gets up to 5 tries, 1 s apart, and each
-# retry is reported.
-block_set() {
-	local try=1 err
+# kmem_why MARK: the kernel log's reasons, since kmsg_mark MARK, for a
+# refused or failed online or offline: kmem's refusal, the core's failure
+# reason (the runner turns on mm/memory_hotplug.c's "failed" debug
+# messages), an unmovable page, an injected notifier error. Prints
+# "no reason logged" when there is none.
+kmem_why() {
+	local why
 
-	while :; do
-		err=$( { echo "$2" >"$1/state"; } 2>&1) && return 0
-		case "$2:$err" in
-		offline:*busy*) [ $try -lt 5 ] || break ;;
-		*) break ;;
-		esac
-		ktap_print_msg "$(basename "$1"): offline busy, retry $try"
-		try=$((try + 1))
-		sleep 1
-	done
+	why=$(kmsg_since "$1" |
+		grep -E 'refused \(|failed due to|online_pages .* failed|page dumped|Injecting' |
+		sed 's/^\[[^]]*\] //' | head -n 4)
+	echo "${why:-no reason logged}"
+}
+
+# block_set BLOCK STATE: write memoryN/state once; when it is refused, say
+# the errno and the kernel log's reason (kmem_why). No retry: a refusal
+# the test does not expect is a failure, and its cause is printed.
+block_set() {
+	local err l
+
+	kmsg_mark "block-set-$$"
+	err=$( { echo "$2" >"$1/state"; } 2>&1) && return 0
 	ktap_print_msg "$(basename "$1"): '$2' refused: ${err##*: }"
+	kmem_why "block-set-$$" | while IFS= read -r l; do ktap_print_msg "  $l"; done
 	return 1
 }
 
-# The helpers below work on the blocks of the hot-add range $s..$e.
-
-# blocks_set STATE: write STATE to every block, first to last.
+# blocks_set START END STATE: write STATE to every memory block of
+# [START, END), first to last.
 blocks_set() {
 	local b
 
-	for b in $(blocks_of "$s" "$e"); do
-		block_set "$b" "$1" || return 1
-	done
-}
-
-# blocks_are STATE: every block exists and is in STATE.
-blocks_are() {
-	local b
-
-	for b in $(blocks_of "$s" "$e"); do
-		[ -d "$b" ] || { ktap_print_msg "$(basename "$b") missing"; return 1; }
-		eq "$(basename "$b") state" "$(cat "$b/state")" "$1" || return 1
-	done
-}
-
-# zones_are ZONE: every (online) block is in ZONE.
-zones_are() {
-	local b
-
-	for b in $(blocks_of "$s" "$e"); do
-		eq "$(basename "$b") zone" "$(cat "$b/valid_zones")" "$1" || return 1
-	done
-}
-
-# blocks_gone: no block of the range exists any more.
-blocks_gone() {
-	local b
-
-	for b in $(blocks_of "$s" "$e"); do
-		[ ! -d "$b" ] || { ktap_print_msg "$(basename "$b") still present"; return 1; }
+	for b in $(blocks_of "$1" "$2"); do
+		block_set "$b" "$3" || return 1
 	done
 }
 
@@ -263,26 +244,6 @@ iomem_parent_chain() {
 			print chain
 		}
 	}' /proc/iomem
-}
-
-# reset_regions: put every dax device back to device_dax, offlining its
-# memory blocks from the last to the first (a block's metadata may sit in an
-# earlier one), then destroy every namespace. Best effort: tests call it
-# at start and at end; what it cannot undo shows in the next test.
-reset_regions() {
-	local d b
-
-	for d in "$SYS_DAX"/devices/dax*; do
-		[ -e "$d" ] || continue
-		d=$(basename "$d")
-		[ "$(dax_driver "$d")" = kmem ] || continue
-		for b in $(kmem_blocks_of "$d" | tac); do
-			[ "$(cat "$b/state")" = offline ] || echo offline 2>/dev/null >"$b/state"
-		done
-		daxctl reconfigure-device -f -m devdax "$d" >/dev/null 2>&1
-	done
-	ndctl destroy-namespace -f all >/dev/null 2>&1
-	return 0
 }
 
 # kmem_blocks_of DAX: memory block directories of a dax device's hot-add
@@ -430,10 +391,12 @@ kmem_fail_off() {
 	return 0
 }
 
-# last_failure_read DAX: daxX.Y/kmem/last_failure_* of DAX, the four fields
-# of one failure (read again while kmem/offline_failures moves); sets
-# lf_errno, lf_pfn (decimal, or "unknown"), lf_block (decimal) and lf_reason.
-# 1 when there is no failure or a field is not as documented.
+# last_failure_read DAX [none]: the four fields of daxX.Y/kmem/last_failure_*
+# of DAX, of one failure (read again while kmem/offline_failures moves).
+# Without "none" they are said, and must be a failure as documented; sets
+# lf_errno, lf_pfn (decimal, or "unknown"), lf_block (decimal) and
+# lf_reason. With "none" they must say that nothing failed (errno 0, the
+# others "none"), and are said only when they do not.
 # shellcheck disable=SC2034
 last_failure_read() {
 	local d=$SYS_DAX/devices/$1/kmem n0 n1 e p b r try
@@ -447,6 +410,11 @@ last_failure_read() {
 		n1=$(read_word "$d/offline_failures")
 		[ "$n0" = "$n1" ] && break
 	done
+	if [ "${2:-}" = none ]; then
+		[ "$n0" = "$n1" ] || { msg "offline_failures moved in all 3 reads"; return 1; }
+		eq "last_failure_errno,pfn,block,reason" "$e,$p,$b,$r" 0,none,none,none
+		return
+	fi
 	msg "last_failure: errno=$e pfn=$p block=$b reason=$r (failures: $n1)"
 	[ "$n0" = "$n1" ] ||
 		{ msg "offline_failures moved in all 3 reads: no whole failure read"; return 1; }
@@ -458,27 +426,6 @@ last_failure_read() {
 	lf_reason=$r
 }
 
-# last_failure_none DAX: DAX's kmem/last_failure_* say nothing failed.
-last_failure_none() {
-	local d=$SYS_DAX/devices/$1/kmem f v=
-
-	for f in errno pfn block reason; do
-		v+="$(read_word "$d/last_failure_$f"),"
-	done
-	eq "last_failure_errno,pfn,block,reason" "$v" "0,none,none,none,"
-}
-
-# last_failure_text DAX: the last_failure_* files of DAX on one line, for
-# messages.
-last_failure_text() {
-	local d=$SYS_DAX/devices/$1/kmem
-
-	echo "errno=$(read_word "$d/last_failure_errno")" \
-		"pfn=$(read_word "$d/last_failure_pfn")" \
-		"block=$(read_word "$d/last_failure_block")" \
-		"reason=$(read_word "$d/last_failure_reason")"
-}
-
 kmem_loaded() {
 	[ -d /sys/module/kmem ]
 }
@@ -486,16 +433,6 @@ kmem_loaded() {
 # kmem_bound DAX: DAX is bound to kmem (no fork: the driver's link).
 kmem_bound() {
 	[ -e "$KMEM_DRV/$1" ]
-}
-
-# dax_drv_of DAX: like dax_driver, without forking.
-dax_drv_of() {
-	local d
-
-	for d in "$SYS_DAX"/drivers/*; do
-		[ -e "$d/$1" ] && { echo "${d##*/}"; return; }
-	done
-	echo none
 }
 
 # kmem_bind DAX: bind DAX to kmem, after unbinding whatever driver it has.
@@ -580,6 +517,27 @@ state_fits() {
 	online) [ "$bc_online" -gt 0 ] ;;
 	*) false ;;
 	esac
+}
+
+# blocks_all START END STATE [ZONE]: blocks_census, then every memory block
+# of [START, END) is present and STATE (online or offline) and, with ZONE,
+# online in ZONE; the blocks that are not are named.
+blocks_all() {
+	local d st z rc=0
+
+	blocks_census "$1" "$2"
+	eq "memory blocks present" "$bc_present" "$bc_total" || rc=1
+	for d in $bc_desc; do
+		# bc_desc names an online block's zone, another block's state
+		case ${d#*:} in
+		offline | going-offline | ERROR-*) st=${d#*:} z= ;;
+		*) st=online z=${d#*:} ;;
+		esac
+		eq "memory${d%%:*} state" "$st" "$3" || rc=1
+		[ -z "${4:-}" ] || [ "$st" != online ] || eq "memory${d%%:*} zone" "$z" "$4" || rc=1
+	done
+	[ $rc = 0 ] || msg "blocks:${bc_desc:- none present}"
+	return $rc
 }
 
 # iomem_kmem_all: "START END PARENT" (hex, as printed) of every
@@ -701,7 +659,7 @@ kmem_gone() {
 	local rc=0
 
 	blocks_census "$1" "$2"
-	eq "memory blocks of the range present" "$bc_present" 0 || rc=1
+	eq "memory blocks of the range present" "$(kmem_present_blocks "$1" "$2")" "" || rc=1
 	eq "System RAM (kmem) in the range" "$(iomem_kmem_in "$1" "$2" | tr '\n' ' ')" "" || rc=1
 	memtotal_is "$3" || rc=1
 	return $rc
@@ -755,7 +713,8 @@ kmem_new_device() {
 kmem_new_unbound() {
 	kmem_new_device
 	POL=$SYS_DAX/devices/$dax/online_policy
-	dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
+	dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_drv_of "$dax")"
+	# shellcheck disable=SC2034 # the caller's baseline
 	IOMEM0=$(cat /proc/iomem)
 	[ -z "${1:-}" ] || expect_write OK "$POL" "$1" ||
 		ktap_exit_fail_msg "cannot set $dax online_policy"
@@ -782,6 +741,12 @@ retained_sysfs_ok() {
 retained_of() {
 	kmem_retained | grep "^$(printf '%x' "$1")-"
 	return 0
+}
+
+# retained_none: nothing retained, quietly (for wait_until; retained_empty
+# says what is left).
+retained_none() {
+	[ -z "$(kmem_retained)" ]
 }
 
 retained_empty() {
@@ -878,6 +843,11 @@ errno_is() {
 	return 1
 }
 
+# kv LINE KEY: the value of KEY=value in LINE, words separated by spaces.
+kv() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
 # kmsg_mark TAG / kmsg_since TAG: put a mark in the kernel log; print the
 # log from that mark on (the runner clears the log between tests only).
 kmsg_mark() {
@@ -966,8 +936,10 @@ retained_attempts() {
 # memory does (an attempt lasts up to kmem.offline_timeout_ms). The result
 # stands when no attempt began or ended meanwhile (the attempts figures of
 # drivers/kmem/retained unchanged, no block going offline after); else CMD
-# runs again, up to 5 times. CMD's messages are printed for the run that
-# counts. CMD runs in a subshell: the variables it sets are lost.
+# runs again, up to 5 times, each rerun said in a "retry:" message (the
+# runner counts them: a retry only where the driver documents one). CMD's
+# messages are printed for the run that counts. CMD runs in a subshell:
+# the variables it sets are lost.
 kmem_settled() {
 	local from=$1 to=$2 try a0 out rc end
 
@@ -984,18 +956,21 @@ kmem_settled() {
 		   ! kmem_going_offline "$from" "$to"; then
 			break
 		fi
-		msg "(a background offline attempt overlapped try $try of '$1')"
+		msg "retry: kmem's background retry overlapped try $try of '$1'"
 	done
 	[ -z "$out" ] || echo "$out"
 	return $rc
 }
 
-# kmem_reset: best effort back to a clean slate for the kmem_* tests: no
-# fault injected, every device bound to kmem unplugged through its state
-# file and unbound (without a state file, stock kmem, reset_regions offlines
-# the blocks first), then reset_regions.
+# kmem_reset: best effort back to a clean slate, for every test at its start
+# and at its end; what it cannot undo shows in the next test. No fault
+# injected; every device bound to kmem unplugged through its state file and
+# unbound; a device still bound to kmem (stock kmem has no state file) has
+# its memory blocks offlined from the last to the first (a block's metadata
+# may sit in an earlier one) and daxctl takes it back to devdax; then every
+# namespace is destroyed.
 kmem_reset() {
-	local d
+	local d b
 
 	kmem_fail_off
 	for d in "$SYS_DAX"/devices/dax*; do
@@ -1007,7 +982,17 @@ kmem_reset() {
 		sysfs_err "$SYS_DAX/devices/$d/state" unplugged >/dev/null
 		sysfs_err "$KMEM_DRV/unbind" "$d" >/dev/null
 	done
-	reset_regions
+	for d in "$SYS_DAX"/devices/dax*; do
+		[ -e "$d" ] || continue
+		d=${d##*/}
+		[ "$(dax_drv_of "$d")" = kmem ] || continue
+		for b in $(kmem_blocks_of "$d" | tac); do
+			[ "$(cat "$b/state")" = offline ] || echo offline 2>/dev/null >"$b/state"
+		done
+		daxctl reconfigure-device -f -m devdax "$d" >/dev/null 2>&1
+	done
+	ndctl destroy-namespace -f all >/dev/null 2>&1
+	return 0
 }
 
 # ---- pages held on the device's node (page_pin) ----

@@ -163,7 +163,7 @@ check "bind: System RAM (kmem) is exactly the three ranges, MemTotal +3 blocks" 
 # --- an injected failure in the second range ---
 
 kmsg_mark hmem_unbind
-retained_listed() {
+unbind_retains_range() {
 	local rc=0
 
 	kmem_fail_at "$reg0" && kmem_unbind "$dax" || return 1
@@ -175,7 +175,7 @@ retained_listed() {
 	return $rc
 }
 check "unbind, a block of the second range failing: retained lists the three ranges in order" \
-	retained_listed
+	unbind_retains_range
 
 logged_range_alone() {
 	local lines want

@@ -18,7 +18,7 @@ require_region small
 
 ktap_print_header
 ktap_set_plan 5
-reset_regions
+kmem_reset
 
 base=$(meminfo_kb MemTotal)
 new_devdax
@@ -27,7 +27,7 @@ added_kb=$(((e - s) / 1024))
 
 check "no-movable: reconfigure-device succeeds" \
 	run daxctl reconfigure-device --no-movable -m system-ram "$dax"
-check "no-movable: every block online in ZONE_NORMAL" eval 'blocks_are online && zones_are Normal'
+check "no-movable: every block online in ZONE_NORMAL" blocks_all "$s" "$e" online Normal
 check "no-movable: MemTotal grew by exactly the hot-add range" \
 	memtotal_grew_by "$added_kb"
 
@@ -37,7 +37,7 @@ offline_result() {
 	mark=$(dmesg | wc -l)
 	if out=$(daxctl offline-memory "$dax" 2>&1); then
 		ktap_print_msg "offline succeeded"
-		run daxctl reconfigure-device -m devdax "$dax" && blocks_gone && memtotal_is "$base"
+		run daxctl reconfigure-device -m devdax "$dax" && kmem_gone "$s" "$e" "$base"
 		return
 	fi
 	ktap_print_msg "offline failed: $(echo "$out" | head -n 1)"
@@ -46,7 +46,7 @@ offline_result() {
 	echo "$log" | grep -q "page dumped because: unmovable page" ||
 		{ ktap_print_msg "no unmovable page named in the kernel log"; return 1; }
 	ktap_print_msg "$(echo "$log" | grep -m1 -o 'pfn:0x[0-9a-f]*') named unmovable"
-	eq driver "$(dax_driver "$dax")" kmem
+	eq driver "$(dax_drv_of "$dax")" kmem
 }
 check "offline: succeeds cleanly, or fails with EBUSY naming an unmovable page" offline_result
 # MemTotal above the baseline is exactly the blocks still online.
@@ -60,5 +60,5 @@ accounted() {
 }
 check "offline: MemTotal counts exactly the blocks still online" accounted
 
-reset_regions
+kmem_reset
 ktap_finished

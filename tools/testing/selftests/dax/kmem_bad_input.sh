@@ -18,7 +18,6 @@
 # "online_movable": every write must succeed or fail with EBUSY, and the
 # end state must be one the blocks, MemTotal and /proc/iomem agree with.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -178,8 +177,10 @@ done
 
 # --- daxX.Y/state, memory unplugged ---
 
-check "state: online_movable -> unplugged" \
-	eval 'expect_write OK "$ST" unplugged && state_is unplugged "$dax" "$s" "$e" "$base"'
+unplug_all() {
+	expect_write OK "$ST" unplugged && state_is unplugged "$dax" "$s" "$e" "$base"
+}
+check "state: online_movable -> unplugged" unplug_all
 battery "$ST" online_movable "state (unplugged)"
 check "state (unplugged): 'offline': EINVAL, nothing changes" \
 	refused EINVAL "$ST" $'offline\n'
@@ -222,8 +223,13 @@ race() {
 	return $rc
 }
 check "two writers, unplugged and online_movable, ${RACE_SECONDS} s: each write OK or EBUSY" race
+
+race_end_consistent() {
+	msg "ended $(dax_state "$dax")"
+	kmem_consistent "$dax" "$s" "$e" "$base"
+}
 check "after the race: the state reading, blocks, MemTotal, /proc/iomem and kmem/ agree" \
-	eval 'msg "ended $(dax_state "$dax")"; kmem_consistent "$dax" "$s" "$e" "$base"'
+	race_end_consistent
 
 cleanup
 ktap_finished

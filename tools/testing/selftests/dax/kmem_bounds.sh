@@ -25,7 +25,6 @@
 #      once the pin is gone; then device_dax can take the device again.
 # Ends with the region clean.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -48,10 +47,10 @@ kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
 
-# inject on|off: make test_pages_isolated() fail with -EBUSY every time,
-# quietly (verbose 0: no stack traces in the log), or stop it. retval is
-# read as an unsigned 64-bit number: -EBUSY in two's complement.
-inject() {
+# isolation_fails on|off: make test_pages_isolated() fail with -EBUSY every
+# time, quietly (verbose 0: no stack traces in the log), or stop it. retval
+# is read as an unsigned 64-bit number: -EBUSY in two's complement.
+isolation_fails() {
 	if [ "$1" = on ]; then
 		echo test_pages_isolated >"$FF/inject" &&
 			printf '%#x\n' -16 >"$FF/test_pages_isolated/retval" &&
@@ -63,17 +62,13 @@ inject() {
 	fi
 }
 
-retained_none() {
-	[ -z "$(kmem_retained)" ]
-}
-
 pin_pid=
 unb_pid=
 cleaned=
 cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
-	inject off 2>/dev/null
+	isolation_fails off 2>/dev/null
 	[ -n "$unb_pid" ] && kill -KILL "$unb_pid" 2>/dev/null
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT" "$UNB"
@@ -90,8 +85,10 @@ if ! kmem_param_set offline_timeout_ms $T_BLOCK || ! kmem_param_set unbind_timeo
 	ktap_exit_fail_msg "cannot set the kmem parameters"
 fi
 
-check "bind with policy online_movable: every block online in ZONE_MOVABLE" \
-	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+bind_movable_whole() {
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "bind with policy online_movable: every block online in ZONE_MOVABLE" bind_movable_whole
 
 # unbind_bg [handled_term]: unbind $dax from kmem in the background;
 # unb_pid is the pid of the process that writes (it gets the signals). Its
@@ -116,7 +113,7 @@ took=0
 unbind_busy() {
 	local t0 rc
 
-	inject on || { msg "cannot set up fail_function"; return 1; }
+	isolation_fails on || { msg "cannot set up fail_function"; return 1; }
 	t0=$SECONDS
 	unbind_bg
 	# far beyond the budget: without a bound it would never end
@@ -170,8 +167,11 @@ readopt_busy() {
 		kmem_bound "$dax" && retained_empty
 }
 check "(b) a bind re-adopts while the worker retries: it waits for a bounded round" readopt_busy
-check "(b) re-adopted: every block still online in ZONE_MOVABLE" \
-	eval 'inject off && state_is online_movable "$dax" "$s" "$e" "$base"'
+
+readopted_movable() {
+	isolation_fails off && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "(b) re-adopted: every block still online in ZONE_MOVABLE" readopted_movable
 
 # --- (c) and (d): a real signal while a pinned page is being migrated ---
 
@@ -261,8 +261,10 @@ check "(d) SIGKILL mid-migration: the unbind ends, what is left is retained for 
 check "(d) the pin released: the worker removes it all, MemTotal and /proc/iomem at the baseline" \
 	released_all_gone
 
-check "(d) device_dax takes the device again" \
-	eval 'eq "bind device_dax" "$(sysfs_err "$SYS_DAX/drivers/device_dax/bind" "$dax")" OK'
+devdax_binds() {
+	eq "bind device_dax" "$(sysfs_err "$SYS_DAX/drivers/device_dax/bind" "$dax")" OK
+}
+check "(d) device_dax takes the device again" devdax_binds
 
 cleanup
 ktap_finished

@@ -12,7 +12,6 @@
 # the next one would not finish within the timeout in settings, less a
 # minute for setup and cleanup.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -42,7 +41,7 @@ trap cleanup EXIT
 new_devdax
 ST=$SYS_DAX/devices/$dax/state
 size_kb=$(((e - s) / 1024))
-dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_driver "$dax")"
+dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_drv_of "$dax")"
 expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable ||
 	ktap_exit_fail_msg "cannot set the online_policy of $dax"
 
@@ -87,14 +86,9 @@ note() {
 # bring_back: the device unbound and kmem loaded again after a failed
 # step. 1 when memory of the range is still present: no point going on.
 bring_back() {
-	local try
-
 	kmem_loaded || modprobe kmem
 	if kmem_bound "$dax"; then
-		for try in 1 2 3; do
-			[ "$(sysfs_err "$ST" unplugged)" = OK ] && break
-			sleep 1
-		done
+		sysfs_err "$ST" unplugged >/dev/null
 		sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
 	fi
 	dax_unbind_any "$dax" >/dev/null
@@ -124,8 +118,8 @@ remove() {
 			note remove_fail "daxctl: $(echo "$r" | tail -n 1)"
 			return 1
 		fi
-		[ "$(dax_driver "$dax")" = device_dax ] ||
-			{ note remove_fail "daxctl: bound to $(dax_driver "$dax")"; return 1; }
+		[ "$(dax_drv_of "$dax")" = device_dax ] ||
+			{ note remove_fail "daxctl: bound to $(dax_drv_of "$dax")"; return 1; }
 		r=$(sysfs_err "$SYS_DAX/drivers/device_dax/unbind" "$dax")
 		[ "$r" = OK ] || { note remove_fail "device_dax unbind: $r"; return 1; }
 		;;
@@ -157,8 +151,8 @@ one_cycle() {
 		note bind_fail "bind: $kmem_bind_err"
 		ok=
 	fi
-	if kmem_bound "$dax" || [ "$(dax_driver "$dax")" != none ]; then
-		note remove_fail "still bound to $(dax_driver "$dax")"
+	if kmem_bound "$dax" || [ "$(dax_drv_of "$dax")" != none ]; then
+		note remove_fail "still bound to $(dax_drv_of "$dax")"
 		ok=
 	fi
 
@@ -194,18 +188,28 @@ msg "cycles=$cycles leaked_bytes=$leaked in $((SECONDS - start)) s" \
 	"rmmod ${ran[rmmod]:-0}); largest MemTotal excess after a cycle: $max_delta_kb kB"
 [ -z "$stopped" ] || msg "stopped: $stopped"
 
-check "$CYCLES cycles ran${stopped:+ ($stopped)}" \
-	eval '[ -z "$stopped" ] && [ "$cycles" = "$CYCLES" ]'
+all_cycles_ran() {
+	[ -z "$stopped" ] && [ "$cycles" = "$CYCLES" ]
+}
+check "$CYCLES cycles ran${stopped:+ ($stopped)}" all_cycles_ran
+
+# cycles_none_bad COUNT: cycles ran, and COUNT of them went wrong: none.
+cycles_none_bad() {
+	[ "$cycles" -gt 0 ] && [ "$1" = 0 ]
+}
 check "every bind brought all the memory online_movable ($bind_fail failed)" \
-	eval '[ "$cycles" -gt 0 ] && [ "$bind_fail" = 0 ]'
+	cycles_none_bad "$bind_fail"
 check "every removal step succeeded ($remove_fail failed)" \
-	eval '[ "$cycles" -gt 0 ] && [ "$remove_fail" = 0 ]'
+	cycles_none_bad "$remove_fail"
 check "MemTotal equal to the baseline after every cycle ($memtotal_bad differed)" \
-	eval '[ "$cycles" -gt 0 ] && [ "$memtotal_bad" = 0 ]'
+	cycles_none_bad "$memtotal_bad"
 check "/proc/iomem equal to the baseline after every cycle ($iomem_bad differed)" \
-	eval '[ "$cycles" -gt 0 ] && [ "$iomem_bad" = 0 ]'
-check "no memory leaked: $leaked bytes" \
-	eval '[ "$leaked" = 0 ] && retained_empty'
+	cycles_none_bad "$iomem_bad"
+
+nothing_leaked() {
+	[ "$leaked" = 0 ] && retained_empty
+}
+check "no memory leaked: $leaked bytes" nothing_leaked
 
 cleanup
 ktap_finished

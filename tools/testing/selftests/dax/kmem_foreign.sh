@@ -28,7 +28,6 @@
 #      fails with EBUSY and the block stays online; with the injection
 #      off the same unbind removes it and succeeds, nothing retained.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -77,28 +76,44 @@ movable_again() {
 		eq "${b##*/} zone" "$(read_word "$b/valid_zones")" Movable
 }
 
+# unbind_leaves_nothing: the unbind removes every block, MemTotal and
+# /proc/iomem back at the baseline.
+unbind_leaves_nothing() {
+	kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
+		same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"
+}
+
 expect_write OK "$POL" online_movable || ktap_exit_fail_msg "cannot set $dax online_policy"
-check "(a) bound online_movable" \
-	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+bind_movable_whole() {
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "(a) bound online_movable" bind_movable_whole
 check "(a) a block offlined by hand: online, online_kernel refused with EPERM, it stays offline" \
 	refused_online
+
+movable_again_whole() {
+	movable_again && state_is online_movable "$dax" "$s" "$e" "$base"
+}
 check "(a) online_movable brings it back; the device reads online_movable again" \
-	eval 'movable_again && state_is online_movable "$dax" "$s" "$e" "$base"'
-check "(a) unbind removes everything" \
-	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
-	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+	movable_again_whole
+check "(a) unbind removes everything" unbind_leaves_nothing
 
 # (b) the device's own policy says nothing: daxctl onlines it movable
 expect_write OK "$POL" default || ktap_exit_fail_msg "cannot set $dax online_policy"
 kmem_param_set online_policy offline || ktap_exit_fail_msg "cannot set kmem.online_policy"
-check "(b) daxctl reconfigure-device: every block online in ZONE_MOVABLE" \
-	eval 'run daxctl reconfigure-device -m system-ram "$dax" &&
-	      state_is online_movable "$dax" "$s" "$e" "$base"'
+daxctl_onlines() {
+	run daxctl reconfigure-device -m system-ram "$dax" &&
+		state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "(b) daxctl reconfigure-device: every block online in ZONE_MOVABLE" daxctl_onlines
 check "(b) a block offlined by hand: online, online_kernel refused with EPERM, it stays offline" \
 	refused_online
 check "(b) online_movable brings it back" movable_again
-check "(b) daxctl takes the device back to devdax: memory gone" \
-	eval 'run daxctl reconfigure-device -m devdax -f "$dax" && kmem_gone "$s" "$e" "$base"'
+
+daxctl_devdax_gone() {
+	run daxctl reconfigure-device -m devdax -f "$dax" && kmem_gone "$s" "$e" "$base"
+}
+check "(b) daxctl takes the device back to devdax: memory gone" daxctl_devdax_gone
 
 # (c) online_movable, one block retained, re-adopted with policy unplugged
 partial() {
@@ -114,13 +129,15 @@ partial() {
 		state_is online_movable "$dax" "$s" "$e" "$base"
 }
 check "(c) one block re-adopted, the others unplugged: reads online_movable" partial
+
+completes_movable() {
+	expect_write OK "$SYS_DAX/devices/$dax/state" online_movable &&
+		eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" $((e - s)) &&
+		state_is online_movable "$dax" "$s" "$e" "$base"
+}
 check "(c) writing online_movable completes it: every block online in ZONE_MOVABLE" \
-	eval 'expect_write OK "$SYS_DAX/devices/$dax/state" online_movable &&
-	      eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" $((e - s)) &&
-	      state_is online_movable "$dax" "$s" "$e" "$base"'
-check "(c) unbind removes everything" \
-	eval 'kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base" &&
-	      same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
+	completes_movable
+check "(c) unbind removes everything" unbind_leaves_nothing
 
 # (d) a foreign offline during an unbind of ours
 top=$(((e / KMEM_MB - 1) * KMEM_MB))

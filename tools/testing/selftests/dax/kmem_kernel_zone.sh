@@ -22,7 +22,6 @@
 # test of the big region. Only kernel_zone.sh, on the small region, comes
 # after it.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -46,7 +45,7 @@ cleanup() {
 	if [ -z "$plugged" ]; then
 		kmem_reset
 	else
-		msg "$dax stays as it is: $(dax_driver "$dax"), state $(dax_state "$dax")," \
+		msg "$dax stays as it is: $(dax_drv_of "$dax"), state $(dax_state "$dax")," \
 			"present_bytes $(kmem_attr "$dax" present_bytes)"
 	fi
 	return 0
@@ -110,17 +109,18 @@ bind_kernel() {
 check "bind with policy online_kernel: state online_kernel, every block online in Normal" \
 	bind_kernel
 
-# refused WORD WANT: writing WORD gives WANT; nothing changes.
-refused() {
+# refused_stays WORD WANT: writing WORD gives WANT; nothing changes, the
+# state still reads online_kernel.
+refused_stays() {
 	local before
 
 	before=$(picture)
 	w "$2" "$1" && unchanged_since "$before" &&
 		eq "$dax state" "$(dax_state "$dax")" online_kernel
 }
-check "online_kernel -> online_movable: EBUSY, nothing changes" refused online_movable EBUSY
-check "online_kernel -> online: EBUSY, nothing changes" refused online EBUSY
-check "online_kernel -> offline: EINVAL, nothing changes" refused offline EINVAL
+check "online_kernel -> online_movable: EBUSY, nothing changes" refused_stays online_movable EBUSY
+check "online_kernel -> online: EBUSY, nothing changes" refused_stays online EBUSY
+check "online_kernel -> offline: EINVAL, nothing changes" refused_stays offline EINVAL
 
 # unplug_kernel: "unplugged" removes everything, or fails with EBUSY and
 # leaves everything as it was. Sets unplug_ok when it worked, f0 to

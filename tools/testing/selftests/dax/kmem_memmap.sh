@@ -10,7 +10,6 @@
 # Needs memory_hotplug.memmap_on_memory=1 on the kernel command line (the
 # test VM sets it); without it the test is skipped.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -48,23 +47,25 @@ bound_movable() {
 	expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable &&
 		kmem_bind "$dax" &&
 		eq state "$(dax_state "$dax")" online_movable &&
-		blocks_are online && zones_are Movable &&
+		blocks_all "$s" "$e" online Movable &&
 		memtotal_grew_by "$added_kb"
 }
 check "bound online_movable: MemTotal grew by the blocks less their memmap" bound_movable
 
-gone() {
-	blocks_census "$s" "$e"
-	eq "memory blocks present" "$bc_present" 0 && memtotal_is "$base"
+unplug_removes() {
+	expect_write OK "$ST" unplugged && kmem_gone "$s" "$e" "$base"
 }
 check "state unplugged: every block and its memmap removed, MemTotal at the baseline" \
-	eval 'expect_write OK "$ST" unplugged && gone'
+	unplug_removes
 
 unbind_online() {
 	expect_write OK "$ST" online_movable && memtotal_grew_by "$added_kb" &&
-		kmem_unbind "$dax" && gone
+		kmem_unbind "$dax" && kmem_gone "$s" "$e" "$base"
 }
 check "unbind with the memory online: everything removed" unbind_online
-check "/proc/iomem equal to the baseline, nothing retained" \
-	eval 'iomem_is "$IOMEM0" && retained_empty'
+
+iomem_unretained() {
+	iomem_is "$IOMEM0" && retained_empty
+}
+check "/proc/iomem equal to the baseline, nothing retained" iomem_unretained
 ktap_finished

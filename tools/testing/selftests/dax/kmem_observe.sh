@@ -20,7 +20,6 @@
 #
 # The small region, ZONE_MOVABLE only.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -51,7 +50,6 @@ cleanup() {
 trap cleanup EXIT
 
 kmem_new_device
-# shellcheck disable=SC2034 # used in eval'd checks
 POL=$SYS_DAX/devices/$dax/online_policy
 STATE=$SYS_DAX/devices/$dax/state
 
@@ -92,24 +90,25 @@ events_are_text() {
 	same_text "dax_kmem events" "$1" "$2"
 }
 
-# unplug_traced: write "unplugged" with the trace freshly started, up to
-# three times: offlining ZONE_MOVABLE can fail transiently (see block_set);
-# the events compared are those of the attempt that worked.
+# unplug_traced: write "unplugged" once with the trace freshly started; a
+# refusal is printed with the kernel log's reason.
 unplug_traced() {
-	local try err
+	local err l
 
-	for try in 1 2 3; do
-		trace_start
-		err=$(sysfs_err "$STATE" unplugged)
-		[ "$err" = OK ] && return 0
-		msg "state unplugged: $err (attempt $try)"
-	done
+	trace_start
+	kmsg_mark "unplug-$$"
+	err=$(sysfs_err "$STATE" unplugged)
+	[ "$err" = OK ] && return 0
+	msg "state unplugged: $err"
+	kmem_why "unplug-$$" | while IFS= read -r l; do msg "  $l"; done
 	return 1
 }
 
-check "bind with online_policy=online_movable: one transition, one plug per block" \
-	eval 'expect_write OK "$POL" online_movable && trace_start && kmem_bind "$dax" &&
-	      events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"'
+bind_traced() {
+	expect_write OK "$POL" online_movable && trace_start && kmem_bind "$dax" &&
+		events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"
+}
+check "bind with online_policy=online_movable: one transition, one plug per block" bind_traced
 
 # tier_of NODE: the memory_tierN directory whose nodelist has NODE, or
 # "none".
@@ -142,6 +141,11 @@ tier_num() {
 	echo "${1#memory_tier}"
 }
 
+# tier_is TIER: node $node is in TIER (a memory_tierN, or none).
+tier_is() {
+	eq "tier of node $node" "$(tier_of "$node")" "$1"
+}
+
 tier_below_dram() {
 	local t0 t1
 
@@ -155,27 +159,34 @@ check "memory online: node $node in a memory tier below node 0's" tier_below_dra
 first_tier=$(tier_of "$node")
 
 # Blocks go from the top down, so ZONE_MOVABLE shrinks from its end.
-check "state unplugged: one transition, one unplug per block, top down" \
-	eval 'unplug_traced && events_are "$(blocks_ops unplug 0 down
-					     echo "transition online_movable unplugged 0")"'
+unplug_events() {
+	unplug_traced && events_are "$(blocks_ops unplug 0 down
+				       echo "transition online_movable unplugged 0")"
+}
+check "state unplugged: one transition, one unplug per block, top down" unplug_events
 
-check "memory gone: node $node in no memory tier" \
-	eval 'eq "tier of node $node" "$(tier_of "$node")" none'
+check "memory gone: node $node in no memory tier" tier_is none
 
-check "state online_movable: one transition, one plug per block" \
-	eval 'trace_start && expect_write OK "$STATE" online_movable &&
-	      events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"'
+plug_events() {
+	trace_start && expect_write OK "$STATE" online_movable &&
+		events_are "$(blocks_ops plug 0; echo "transition unplugged online_movable 0")"
+}
+check "state online_movable: one transition, one plug per block" plug_events
 
-check "memory back: node $node in the same tier as before ($first_tier)" \
-	eval 'eq "tier of node $node" "$(tier_of "$node")" "$first_tier"'
+check "memory back: node $node in the same tier as before ($first_tier)" tier_is "$first_tier"
 
+kernel_refused_events() {
+	trace_start && expect_write EBUSY "$STATE" online_kernel &&
+		events_are "transition online_movable online_kernel -16"
+}
 check "online_kernel while online_movable: EBUSY, one transition with err=-16, no block event" \
-	eval 'trace_start && expect_write EBUSY "$STATE" online_kernel &&
-	      events_are "transition online_movable online_kernel -16"'
+	kernel_refused_events
 
-check "same state written again: one transition with err=0, no block event" \
-	eval 'trace_start && expect_write OK "$STATE" online_movable &&
-	      events_are "transition online_movable online_movable 0"'
+same_state_events() {
+	trace_start && expect_write OK "$STATE" online_movable &&
+		events_are "transition online_movable online_movable 0"
+}
+check "same state written again: one transition with err=0, no block event" same_state_events
 
 # A plug that fails at the second block rolls the first back.
 second=$((s + KMEM_MB))
@@ -194,8 +205,11 @@ if [ "$nb" -ge 2 ]; then
 else
 	ktap_test_skip "plug failing at block 2 (the device has one block)"
 fi
-check "fault injection off: state unplugged" \
-	eval 'kmem_fail_at 0 && unplug_traced'
+
+injection_off_unplug() {
+	kmem_fail_at 0 && unplug_traced
+}
+check "fault injection off: state unplugged" injection_off_unplug
 
 # An unplug that fails at the bottom block (the last one tried) puts the
 # others back, bottom up.
@@ -213,8 +227,11 @@ if [ "$nb" -ge 2 ]; then
 else
 	ktap_test_skip "unplug failing at the bottom block (the device has one block)"
 fi
-check "fault injection off, still online_movable" \
-	eval 'kmem_fail_at 0 && state_is online_movable "$dax" "$s" "$e" "$base"'
+
+injection_off_movable() {
+	kmem_fail_at 0 && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "fault injection off, still online_movable" injection_off_movable
 
 # Unbind retries a block that fails (in rounds, with backoff): a transient
 # EBUSY adds a failed unplug event for that block, which is allowed and
@@ -224,22 +241,31 @@ unbind_events() {
 
 	trace_start && kmem_unbind "$dax" || return 1
 	ev=$(trace_events)
-	echo "$ev" | grep -v ' 0$' | while read -r l; do msg "retried: $l"; done
+	echo "$ev" | grep -v ' 0$' |
+		while read -r l; do msg "retry: the unbind's next round after $l"; done
 	events_are_text "$(echo "$ev" | grep ' 0$')" \
 		"$(blocks_ops unplug 0 down; echo "transition online_movable unplugged 0")" &&
 		! echo "$ev" | grep -v ' 0$' | grep -qv '^unplug '
 }
 check "unbind: one transition online_movable -> unplugged, one successful unplug per block" \
 	unbind_events
-check "unbound: node $node in no memory tier, the memory gone" \
-	eval 'eq "tier of node $node" "$(tier_of "$node")" none && kmem_gone "$s" "$e" "$base"'
 
+unbound_no_tier() {
+	tier_is none && kmem_gone "$s" "$e" "$base"
+}
+check "unbound: node $node in no memory tier, the memory gone" unbound_no_tier
+
+rebind_same_tier() {
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base" &&
+		tier_is "$first_tier"
+}
 check "rebind with online_policy=online_movable: node $node back in $first_tier" \
-	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base" &&
-	      eq "tier of node $node" "$(tier_of "$node")" "$first_tier"'
+	rebind_same_tier
 
-check "events off: a transition leaves the trace empty" \
-	eval 'echo 0 >"$TR/events/dax_kmem/enable" && : >"$TR/trace" &&
-	      expect_write OK "$STATE" online_movable && events_are ""'
+events_off_empty() {
+	echo 0 >"$TR/events/dax_kmem/enable" && : >"$TR/trace" &&
+		expect_write OK "$STATE" online_movable && events_are ""
+}
+check "events off: a transition leaves the trace empty" events_off_empty
 
 ktap_finished

@@ -26,7 +26,6 @@
 # Only ZONE_MOVABLE is used. Runs before the tests that put memory into a
 # kernel zone: the long-term pin must find no kernel zone on the node.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -47,10 +46,6 @@ ktap_set_plan 16
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
-
-retained_none() {
-	[ -z "$(kmem_retained)" ]
-}
 
 pin_pid=
 cleaned=
@@ -74,8 +69,10 @@ if ! kmem_param_set offline_timeout_ms 2000 || ! kmem_param_set unplug_retries 2
 	ktap_exit_fail_msg "cannot set the kmem parameters"
 fi
 
-check "bind with policy online_movable: every block online in ZONE_MOVABLE" \
-	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
+bind_movable_whole() {
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "bind with policy online_movable: every block online in ZONE_MOVABLE" bind_movable_whole
 
 # --- (a) a vmsplice pin held over the unbind ---
 
@@ -220,17 +217,16 @@ background() {
 }
 check "pin released: background retry removes it in 60 s, MemTotal and /proc/iomem at baseline" \
 	background
-check "nothing retained: modprobe -r kmem works" eval 'run modprobe -r kmem && ! kmem_loaded'
+
+module_unloads() {
+	run modprobe -r kmem && ! kmem_loaded
+}
+check "nothing retained: modprobe -r kmem works" module_unloads
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem again"
 
 # --- (d) a long-term pin: io_uring fixed buffer ---
 
-check "bind again, online_movable: every block online in ZONE_MOVABLE" \
-	eval 'kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"'
-
-kv() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
+check "bind again, online_movable: every block online in ZONE_MOVABLE" bind_movable_whole
 
 # uring_off_device: a buffer faulted in on the device's node, registered
 # as an io_uring fixed buffer; afterwards no page of it is in the device.

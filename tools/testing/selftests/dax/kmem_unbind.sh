@@ -29,7 +29,6 @@
 # After each: no memory block of the range, MemTotal at the baseline, no
 # System RAM (kmem) in /proc/iomem.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -86,9 +85,9 @@ online_all() {
 	blocks_census "$s" "$e"
 	if [ "$bc_online" != "$bc_total" ]; then
 		msg "$dax: $bc_online of $bc_total blocks online after the bind, onlining the rest"
-		blocks_set online_movable || return 1
+		blocks_set "$s" "$e" online_movable || return 1
 	fi
-	blocks_are online && zones_are Movable && memtotal_grew_by $(((e - s) / 1024))
+	blocks_all "$s" "$e" online Movable && memtotal_grew_by $(((e - s) / 1024))
 }
 
 # online_dev REGION: devdax_ns, then online_all.
@@ -104,18 +103,15 @@ iomem_clean() {
 		eq "$1 in /proc/iomem" "$(iomem_lines "$1")" ""
 }
 
-# kv LINE KEY: the value of KEY=value in LINE.
-kv() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
 # --- the seed regression: raw unbind, everything online ---
 
-check "big region: bind kmem, all memory online_movable, state online_movable" \
-	eval 'online_dev "$big" && eq state "$(dax_state "$dax")" online_movable'
+big_online() {
+	online_dev "$big" && eq state "$(dax_state "$dax")" online_movable
+}
+check "big region: bind kmem, all memory online_movable, state online_movable" big_online
 kmsg_mark "unbind-$$"
 check "raw unbind from kmem with the memory online" kmem_unbind "$dax"
-check "after the unbind: no memory block of the range" blocks_gone
+check "after the unbind: no memory block of the range" kmem_gone "$s" "$e" "$base"
 check "after the unbind: MemTotal back at the baseline" memtotal_is "$base"
 check "after the unbind: no System RAM (kmem), no $dax in /proc/iomem" iomem_clean "$dax"
 
@@ -222,20 +218,27 @@ fill_case 95 -l
 # --- the other ways out, memory online ---
 
 kmem_reset
-check "daxctl reconfigure-device --mode=devdax -f with the memory online" \
-	eval 'online_dev "$big" && run daxctl reconfigure-device -m devdax -f "$dax"'
+daxctl_online_devdax() {
+	online_dev "$big" && run daxctl reconfigure-device -m devdax -f "$dax"
+}
+check "daxctl reconfigure-device --mode=devdax -f with the memory online" daxctl_online_devdax
 devdax_back() {
-	eq "$dax driver" "$(dax_driver "$dax")" device_dax &&
+	eq "$dax driver" "$(dax_drv_of "$dax")" device_dax &&
 		kmem_gone "$s" "$e" "$base" && retained_empty &&
 		eq "$dax in /proc/iomem" "$(iomem_lines "$dax" | wc -l)" 1
 }
 check "daxctl: back on device_dax, memory gone, MemTotal at the baseline" devdax_back
 
 kmem_reset
-check "modprobe -r kmem with the memory online: module unloaded" \
-	eval 'online_dev "$big" && run modprobe -r kmem && ! kmem_loaded'
-check "modprobe -r kmem: memory gone, MemTotal and /proc/iomem at the baseline" \
-	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax"'
+rmmod_online() {
+	online_dev "$big" && run modprobe -r kmem && ! kmem_loaded
+}
+check "modprobe -r kmem with the memory online: module unloaded" rmmod_online
+
+gone_clean() {
+	kmem_gone "$s" "$e" "$base" && iomem_clean "$dax"
+}
+check "modprobe -r kmem: memory gone, MemTotal and /proc/iomem at the baseline" gone_clean
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem again"
 
 # nd_dax_of NS: the nd-bus dax device that claims namespace NS.
@@ -268,8 +271,12 @@ destroy_online() {
 SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 kmem_reset
 check "namespace destroyed with the memory online" destroy_online
+
+gone_clean_unretained() {
+	kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty
+}
 check "namespace destroyed: memory gone, MemTotal and /proc/iomem at the baseline" \
-	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty'
+	gone_clean_unretained
 
 disable_online() {
 	online_dev "$big" || return 1
@@ -287,7 +294,7 @@ disable_online() {
 kmem_reset
 check "ndctl disable-region with the memory online" disable_online
 check "region disabled: memory gone, MemTotal and /proc/iomem at the baseline" \
-	eval 'kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty'
+	gone_clean_unretained
 enable_again() {
 	run ndctl enable-region "$big" || return 1
 	wait_until 30 test -e "$SYS_DAX/devices/$dax" || { msg "$dax did not come back"; return 1; }
@@ -386,12 +393,12 @@ readopt() {
 	return $rc
 }
 check "retained: bind again: re-adopted, whole again, online_movable as its policy says" readopt
-check "retained: unbind again with the block still failing: retained again" \
-	eval 'kmem_param_set retry_max_delay_ms 1000 && kmem_unbind "$dax" && retained_one'
 
-retained_none() {
-	[ -z "$(kmem_retained)" ]
+unbind_retains_again() {
+	kmem_param_set retry_max_delay_ms 1000 && kmem_unbind "$dax" && retained_one
 }
+check "retained: unbind again with the block still failing: retained again" \
+	unbind_retains_again
 
 background() {
 	local t0=$SECONDS
@@ -403,8 +410,11 @@ background() {
 	kmem_gone "$s" "$e" "$base" && iomem_clean "$dax"
 }
 check "retained: failure gone: the background retry removes it, MemTotal at the baseline" background
-check "retained: nothing left: modprobe -r kmem works" \
-	eval 'run modprobe -r kmem && ! kmem_loaded'
+
+module_unloads() {
+	run modprobe -r kmem && ! kmem_loaded
+}
+check "retained: nothing left: modprobe -r kmem works" module_unloads
 
 cleanup
 ktap_finished

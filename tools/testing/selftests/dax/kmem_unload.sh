@@ -10,7 +10,6 @@
 # memory retained (and kmem loaded) on purpose. The forced unload with
 # memory retained is kmem_unload_forced.sh, last.
 
-# shellcheck disable=SC2016 # eval '...' expands when the check runs
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
@@ -71,8 +70,11 @@ unloaded() {
 check "$ROUNDS rounds of unbind racing modprobe -r kmem: memory removed every time" \
 	racing_unload
 check "kmem was unloaded in some round" unloaded
-check "/proc/iomem back to the baseline" \
-	eval 'same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"'
 
-reset_regions
+iomem_at_baseline() {
+	same_text "/proc/iomem" "$IOMEM0" "$(cat /proc/iomem)"
+}
+check "/proc/iomem back to the baseline" iomem_at_baseline
+
+kmem_reset
 ktap_finished

@@ -142,11 +142,12 @@ dimm_range() {
 	printf '%08x-%08x\n' $((first * KMEM_MB)) $(((first + nb) * KMEM_MB - 1))
 }
 
-# inject on|off: fail the third call of create_memory_block_devices() with
-# -ENOMEM, once. The attributes are set before the function is named, so
-# that nothing left by an earlier test applies in between; off puts them
-# back to what kmem_bounds.sh and fail_function's defaults expect.
-inject() {
+# block_devices_fail on|off: fail the third call of
+# create_memory_block_devices() with -ENOMEM, once. The attributes are set
+# before the function is named, so that nothing left by an earlier test
+# applies in between; off puts them back to what kmem_bounds.sh and
+# fail_function's defaults expect.
+block_devices_fail() {
 	if [ "$1" = on ]; then
 		echo 0 >"$FF/verbose" && echo 100 >"$FF/probability" &&
 			echo 1 >"$FF/interval" && echo 1 >"$FF/times" &&
@@ -161,7 +162,7 @@ inject() {
 }
 
 cleanup() {
-	inject off 2>/dev/null
+	block_devices_fail off 2>/dev/null
 	for d in dimm-a dimm-b dimm-c; do
 		dimm_present "$d" 2>/dev/null && dimm_del "$d" >/dev/null 2>&1
 		hmp "object_del mem-$d" >/dev/null 2>&1
@@ -226,7 +227,7 @@ check "(a) device_del: its blocks are removed, /proc/iomem as before" \
 
 kmsg_mark mhp_b
 check "(b) fail_function set on create_memory_block_devices: the third call fails" \
-	inject on
+	block_devices_fail on
 
 add_failed_logged() {
 	kmsg_since mhp_b | grep -q "add_memory failed"
@@ -245,7 +246,7 @@ check "(b) the injection was reached: the third call failed (times 1 -> 0)" \
 	eq "fail_function times" "$(cat "$FF/times")" 0
 
 undone() {
-	inject off && as_before
+	block_devices_fail off && as_before
 }
 check "(b) the two blocks added before are removed: blocks and /proc/iomem as before" \
 	undone

@@ -18,16 +18,18 @@ NS_SIZE=$((32 << 20))
 
 ktap_print_header
 ktap_set_plan 14
-reset_regions
+kmem_reset
 
 declare -a NS
 # create_four MODE0 MODE1 MODE2 MODE3
 create_four() {
-	local m json i=0
+	local m json i=0 align=()
 
 	NS=()
 	for m in "$@"; do
-		json=$(create_ns "$region" "$m" $NS_SIZE $([ "$m" = devdax ] && echo "-a 2M"))
+		align=()
+		[ "$m" = devdax ] && align=(-a 2M)
+		json=$(create_ns "$region" "$m" $NS_SIZE "${align[@]}")
 		[ -n "$json" ] || { ktap_print_msg "namespace $i ($m) not created"; return 1; }
 		NS[i]=$json
 		i=$((i + 1))
@@ -52,8 +54,9 @@ one_section() {
 }
 
 use_fsdax() {
-	local dev=/dev/$(echo "$1" | json_field blockdev) mnt=/tmp/fsdax.$$ rc=0
+	local dev mnt=/tmp/fsdax.$$ rc=0
 
+	dev=/dev/$(echo "$1" | json_field blockdev)
 	mkdir -p $mnt
 	run mkfs.ext4 -q -F -b 4096 "$dev" || return 1
 	run mount -o dax=always "$dev" $mnt || return 1
@@ -107,5 +110,5 @@ for pass in 1 2; do
 	check "pass $pass: destroy all, region empty" destroy_all
 done
 
-reset_regions
+kmem_reset
 ktap_finished

@@ -14,13 +14,12 @@ require_region big
 
 ktap_print_header
 ktap_set_plan 12
-reset_regions
+kmem_reset
 modprobe kmem 2>/dev/null
 
 base=$(meminfo_kb MemTotal)
 new_devdax
 added_kb=$(((e - s) / 1024))
-KMEM=$SYS_DAX/drivers/kmem
 DEVDAX=$SYS_DAX/drivers/device_dax
 
 # write_to FILE: write $dax to a driver's sysfs FILE, say so on failure.
@@ -31,32 +30,59 @@ write_to() {
 }
 
 driver_is() {
-	eq driver "$(dax_driver "$dax")" "$1"
+	eq driver "$(dax_drv_of "$dax")" "$1"
 }
 
-gone() {
-	blocks_gone && memtotal_is "$base" &&
+# no_trace: no memory block, MemTotal at the baseline, no System RAM (kmem).
+no_trace() {
+	kmem_gone "$s" "$e" "$base" &&
 		eq "kmem lines" "$(iomem_lines 'System RAM (kmem)')" ""
 }
 
-check "unbind from device_dax" eval 'write_to "$DEVDAX/unbind" && driver_is none'
-check "new_id binds kmem, blocks added offline" \
-	eval 'write_to "$KMEM/new_id" && driver_is kmem && blocks_are offline'
+unbind_devdax() {
+	write_to "$DEVDAX/unbind" && driver_is none
+}
+check "unbind from device_dax" unbind_devdax
+
+new_id_adds() {
+	write_to "$KMEM_DRV/new_id" && driver_is kmem && blocks_all "$s" "$e" offline
+}
+check "new_id binds kmem, blocks added offline" new_id_adds
 check "MemTotal unchanged while offline" memtotal_is "$base"
-check "online_movable every block" eval 'blocks_set online_movable && blocks_are online'
+
+online_every_block() {
+	blocks_set "$s" "$e" online_movable && blocks_all "$s" "$e" online
+}
+check "online_movable every block" online_every_block
 check "MemTotal grew by exactly the hot-add range" \
 	memtotal_grew_by "$added_kb"
-check "offline every block" eval 'blocks_set offline && blocks_are offline'
-check "unbind kmem removes the memory" eval 'write_to "$KMEM/unbind" && gone'
-check "explicit bind to kmem adds it again" \
-	eval 'write_to "$KMEM/bind" && driver_is kmem && blocks_are offline'
-check "online_movable again, then offline" \
-	eval 'blocks_set online_movable && blocks_are online && blocks_set offline &&
-	      blocks_are offline'
-check "second unbind removes it again" eval 'write_to "$KMEM/unbind" && gone'
-check "remove_id, bind device_dax" \
-	eval 'write_to "$KMEM/remove_id" && write_to "$DEVDAX/bind" && driver_is device_dax'
+
+offline_every_block() {
+	blocks_set "$s" "$e" offline && blocks_all "$s" "$e" offline
+}
+check "offline every block" offline_every_block
+
+unbind_removes() {
+	write_to "$KMEM_DRV/unbind" && no_trace
+}
+check "unbind kmem removes the memory" unbind_removes
+
+bind_adds() {
+	write_to "$KMEM_DRV/bind" && driver_is kmem && blocks_all "$s" "$e" offline
+}
+check "explicit bind to kmem adds it again" bind_adds
+
+online_then_offline() {
+	online_every_block && offline_every_block
+}
+check "online_movable again, then offline" online_then_offline
+check "second unbind removes it again" unbind_removes
+
+remove_id_devdax() {
+	write_to "$KMEM_DRV/remove_id" && write_to "$DEVDAX/bind" && driver_is device_dax
+}
+check "remove_id, bind device_dax" remove_id_devdax
 check "character device back" test -c "/dev/$dax"
 
-reset_regions
+kmem_reset
 ktap_finished

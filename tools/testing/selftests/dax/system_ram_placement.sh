@@ -14,7 +14,7 @@ require_region big
 
 ktap_print_header
 ktap_set_plan 8
-reset_regions
+kmem_reset
 
 new_devdax
 node=$(dax_attr "$dax" target_node)
@@ -51,8 +51,10 @@ cpus_of() {
 	cat "/sys/devices/system/node/node$1/cpulist" 2>/dev/null
 }
 
-check "target node $node is a memory-only node" \
-	eval '[ "$node" != 0 ] && [ -z "$(cpus_of "$node")" ]'
+memory_only() {
+	[ "$node" != 0 ] && [ -z "$(cpus_of "$node")" ]
+}
+check "target node $node is a memory-only node" memory_only
 check "reconfigure to system-ram" run daxctl reconfigure-device -m system-ram "$dax"
 check "node$node MemTotal grew by exactly the hot-add range" \
 	eq "node$node MemTotal delta kB" \
@@ -63,10 +65,17 @@ check "every block links to node$node" blocks_on_node
 hex_s=$(printf '%x' "$s")
 chain=$(iomem_parent_chain "$hex_s" "System RAM (kmem)")
 ktap_print_msg "System RAM (kmem) at $hex_s < ${chain//|/ < }"
-check "System RAM (kmem) resource at the hot-add start" \
-	eval 'grep -qE "^ +$hex_s-$(printf "%x" $((e - 1))) : System RAM \(kmem\)$" /proc/iomem'
-check "its parent is $dax" eq parent "${chain%%|*}" "$dax"
-check "an ancestor is Persistent Memory" eval 'echo "|$chain|" | grep -q "|Persistent Memory|"'
 
-reset_regions
+ram_at_start() {
+	grep -qE "^ +$hex_s-$(printf "%x" $((e - 1))) : System RAM \(kmem\)$" /proc/iomem
+}
+check "System RAM (kmem) resource at the hot-add start" ram_at_start
+check "its parent is $dax" eq parent "${chain%%|*}" "$dax"
+
+pmem_ancestor() {
+	echo "|$chain|" | grep -q "|Persistent Memory|"
+}
+check "an ancestor is Persistent Memory" pmem_ancestor
+
+kmem_reset
 ktap_finished

@@ -16,7 +16,7 @@ require_region big
 
 ktap_print_header
 ktap_set_plan 7
-reset_regions
+kmem_reset
 
 new_devdax
 node=$(dax_attr "$dax" target_node)
@@ -55,21 +55,34 @@ offline_all() {
 	done
 }
 
+online_spans() {
+	blocks_set "$s" "$e" online_movable && span_is Movable "$s" "$e"
+}
+
+# offline_spans BLOCK START END: offline BLOCK, then Movable spans exactly
+# [START, END).
+offline_spans() {
+	block_set "$1" offline && span_is Movable "$2" "$3"
+}
+
+all_offline_empty() {
+	offline_all && span_is Movable 0 0
+}
+
 check "add $nb blocks offline" run daxctl reconfigure-device --no-online -m system-ram "$dax"
-check "online_movable: Movable spans exactly the blocks" \
-	eval 'blocks_set online_movable && span_is Movable $s $e'
+check "online_movable: Movable spans exactly the blocks" online_spans
 check "offline the last block: span shrinks from the end" \
-	eval 'block_set "${B[nb - 1]}" offline && span_is Movable $s $((e - mb))'
+	offline_spans "${B[nb - 1]}" "$s" $((e - mb))
 check "offline the first block: span shrinks from the start" \
-	eval 'block_set "${B[0]}" offline && span_is Movable $((s + mb)) $((e - mb))'
+	offline_spans "${B[0]}" $((s + mb)) $((e - mb))
 if [ "$nb" -ge 5 ]; then
 	check "offline a middle block: span unchanged" \
-		eval 'block_set "${B[nb / 2]}" offline && span_is Movable $((s + mb)) $((e - mb))'
+		offline_spans "${B[nb / 2]}" $((s + mb)) $((e - mb))
 else
 	ktap_test_skip "offline a middle block: span unchanged (fewer than 5 blocks)"
 fi
-check "offline all: Movable empty" eval 'offline_all && span_is Movable 0 0'
+check "offline all: Movable empty" all_offline_empty
 check "back to devdax" run daxctl reconfigure-device -m devdax "$dax"
 
-reset_regions
+kmem_reset
 ktap_finished
