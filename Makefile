@@ -5,6 +5,8 @@
 #   make          install what is missing, assemble, build, boot the demo VM
 #   make check    static checks, build what is stale, run the selftests in the VM
 #   make bench    stock 6.12 against the series, results in results/bench/
+#   make stress   1000 hot-add/remove cycles and racing controllers, seeded
+#   make mutants  each deliberate breakage must make its tests fail
 #   make series   the series as git am-able patches with a cover letter, in build/series/
 
 # The base, pinned here and nowhere else.
@@ -18,7 +20,7 @@ export BASE_PKG BASE_VERSION TOP BUILD JOBS
 
 H := $(TOP)/harness
 
-.PHONY: all demo deps assemble kernel initramfs series check check-stock bench static vmcheck test shell clean distclean
+.PHONY: all demo deps assemble kernel initramfs series check check-stock bench mutants stress static vmcheck test shell clean distclean
 
 all: demo
 
@@ -54,6 +56,19 @@ check:
 # series makes pass, e.g. make check-stock T=kmem_unbind.sh
 check-stock:
 	@KMEM_VARIANT=stock $(H)/check.sh
+
+# Long runs kept out of make check: kmem_cycles.sh with 1000 cycles over
+# every way out, kmem_race.sh's competing controllers, a random seed that
+# is logged (STRESS_SEED=N replays it), kmemleak scanned as in make check.
+# STRESS_CYCLES=N changes the number of cycles.
+stress: deps
+	@KMEM_STRESS=1 $(H)/check.sh
+
+# Every mutant of harness/mutants/ applied in turn and its "Kills:" tests
+# run in the VM; fails unless each is killed. Table: results/mutants/.
+# MUTANTS="a b" runs only those. Long: about 5-10 minutes per mutant.
+mutants: deps
+	@$(H)/mutants.sh
 
 # The stock kernel against the series (same base, same config without the
 # debugging, same VM and workloads): results/bench/README.md and bench.png.

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make mutants: apply each deliberate breakage of harness/mutants/ in turn,
+# build, and run in the VM the selftests its "Kills:" header names. A
+# mutant is killed when one of those tests fails (a failed subtest, a
+# splat, a kmemleak result, a timeout, a VM that did not finish); one that
+# survives fails the run. The table goes to results/mutants/README.md, each
+# mutant's VM output to $LOGS/mutants/. The tests are the ones make check
+# runs: trust a kill only on a tree whose make check passes.
+#
+#   MUTANTS="a b" limits the run to those mutants (table in the logs only).
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=lib.sh
+. "$TOP/harness/lib.sh"
+
+H="$TOP/harness"
+# the table of a full run is committed; a partial run's stays in the logs
+out_dir="$TOP/results/mutants"
+[ -z "${MUTANTS:-}" ] || out_dir="$LOGS/mutants"
+logs="$LOGS/mutants"
+mkdir -p "$out_dir" "$logs"
+
+names=()
+if [ -n "${MUTANTS:-}" ]; then
+	read -ra names <<<"$MUTANTS"
+else
+	for m in "$H"/mutants/*.patch; do
+		names+=("$(basename "$m" .patch)")
+	done
+fi
+
+# kills MUTANT: the tests of its "Kills:" header line.
+kills() {
+	sed -n '/^--- a\//q; s/^Kills: *//p' "$H/mutants/$1.patch"
+}
+
+rows=()
+survivors=0
+t_all=$(date +%s)
+for m in "${names[@]}"; do
+	[ -f "$H/mutants/$m.patch" ] || die "no mutant $m (harness/mutants/)"
+	tests=$(kills "$m")
+	if [ -z "$tests" ] || [ "$tests" = none ]; then
+		rows+=("| $m | none | SURVIVED: no test is meant to kill it | |")
+		survivors=$((survivors + 1))
+		continue
+	fi
+	progress mutant "$m: $tests"
+	t0=$(date +%s)
+	verdict=
+	if ! MUTANT=$m "$H/assemble.sh" >"$logs/$m.build.log" 2>&1 ||
+	   ! "$H/build-kernel.sh" >>"$logs/$m.build.log" 2>&1 ||
+	   ! "$H/mkinitramfs.sh" >>"$logs/$m.build.log" 2>&1; then
+		verdict="ERROR: does not apply or build (see $logs/$m.build.log)"
+	else
+		T=$tests "$H/vm.sh" check >>"$logs/$m.build.log" 2>&1
+		cp "$VDIR/vm/out-check.log" "$logs/$m.out.log" 2>/dev/null
+		cp "$VDIR/vm/console-check.log" "$logs/$m.console.log" 2>/dev/null
+		o="$logs/$m.out.log"
+		if ! grep -aq '^KMEM-CHECK-EXIT' "$o" 2>/dev/null; then
+			verdict="killed: the VM did not finish"
+		elif grep -aq '^not ok ' "$o"; then
+			first=$(tr -d '\r' <"$o" | grep -a -m1 '^# *not ok ' | sed 's/^# *not ok [0-9]* //')
+			[ -n "$first" ] || first=$(tr -d '\r' <"$o" | grep -a -m1 '^not ok ' | sed 's/^not ok [0-9]* //')
+			verdict="killed: ${first//|/\\|}"
+		else
+			verdict="SURVIVED"
+		fi
+	fi
+	case $verdict in
+	killed*) ;;
+	*) survivors=$((survivors + 1)) ;;
+	esac
+	rows+=("| $m | $tests | $verdict | $(($(date +%s) - t0)) s |")
+	progress mutant "$m: $verdict"
+done
+
+# Back to the series as it is, so that nothing built next carries a mutant.
+"$H/assemble.sh" >"$logs/restore.log" 2>&1 || die "assemble without a mutant failed, see $logs/restore.log"
+
+{
+	echo "# Mutants"
+	echo
+	echo "\`make mutants\` on $(date -u +%Y-%m-%d), tree $(git -C "$TOP" describe --always --dirty 2>/dev/null)."
+	echo "Each mutant (harness/mutants/) is a deliberate breakage; its \"Kills:\" tests ran"
+	echo "in the VM with it applied. The first failing check is quoted."
+	echo
+	echo "| mutant | tests run | result | time |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${rows[@]}"
+	echo
+	echo "${#names[@]} mutants, $((${#names[@]} - survivors)) killed, $survivors not;" \
+	     "$(($(date +%s) - t_all)) s in all."
+} >"$out_dir/README.md"
+cat "$out_dir/README.md"
+[ "$survivors" = 0 ]
