@@ -63,7 +63,7 @@ vm_only=
 if [ "${KMEM_STRESS:-0}" = 1 ]; then
 	vm_only=1
 	: "${STRESS_SEED:=$(((RANDOM << 15) | RANDOM))}"
-	export KMEM_STRESS_ARGS="kmemtest.cycles=${STRESS_CYCLES:-1000} kmemtest.seed=$STRESS_SEED kmemtest.timeout=${STRESS_TEST_TIMEOUT:-7200}"
+	export KMEM_STRESS_ARGS="kmemtest.cycles=${STRESS_CYCLES:-1000} kmemtest.seed=$STRESS_SEED kmemtest.race=${STRESS_RACE_SECONDS:-600} kmemtest.timeout=${STRESS_TEST_TIMEOUT:-7200}"
 	export VM_TIMEOUT=${VM_TIMEOUT:-14400}
 	export T=${T:-kmem_cycles.sh kmem_race.sh}
 	progress stress "$T: $KMEM_STRESS_ARGS (replay: make stress STRESS_SEED=$STRESS_SEED)"

@@ -18,7 +18,8 @@
 # transition, the final state must agree with the blocks, MemTotal,
 # /proc/iomem and kmem/, "unplugged" must remove everything, and the
 # unbind must leave MemTotal and /proc/iomem exactly at the baseline with
-# nothing retained.
+# nothing retained. The controllers' random choices come from one seed,
+# said in the log: KMEM_SEED=N (make stress STRESS_SEED=N) replays them.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -27,6 +28,7 @@ require_cmds ndctl daxctl modprobe
 require_progs sysfs_write
 require_region big
 DURATION=${KMEM_RACE_SECONDS:-45}
+SEED=${KMEM_SEED:-$(((RANDOM << 15) | RANDOM))}
 READ_MAX_US=3000000
 TMP=/tmp/kmem_race.$$
 STOP=$TMP/stop
@@ -98,7 +100,7 @@ trap cleanup EXIT
 
 kmem_new_device
 ST=$SYS_DAX/devices/$dax/state
-msg "$DURATION s of racing"
+msg "$DURATION s of racing, seed $SEED (KMEM_SEED=$SEED replays the random choices)"
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_drv_of "$dax")"
 IOMEM_BASE=$(cat /proc/iomem)
 
@@ -112,6 +114,7 @@ check "bind kmem with policy online_movable: online_movable" policy_bind_movable
 ctl_blocks() {
 	local b w r
 
+	RANDOM=$SEED
 	while [ ! -e "$STOP" ]; do
 		b=$((s / KMEM_MB + RANDOM % nb))
 		w=online_movable
