@@ -17,15 +17,17 @@
 #  (c) failslab, scoped to the task writing "bind" (sysfs_write -f): one
 #      slab allocation of the bind fails, the first after SPACE bytes, for
 #      SPACE = 0, 64, 128, 256, ... For each the bind either fails with
-#      ENOMEM or EIO and leaves nothing (/proc/iomem and MemTotal at the
-#      baseline, no memory block), or the failure was tolerated and the
-#      device is online_movable and consistent; the branch taken is
-#      printed. The sweep ends at the first SPACE the bind does not reach
-#      (the injection was not consumed), and fails past 1 GiB;
+#      a documented plug errno (ENOMEM, EBUSY or EEXIST when adding a
+#      block failed, EIO when it would not online) and leaves nothing
+#      (/proc/iomem and MemTotal at the baseline, no memory block), or the
+#      failure was tolerated and the device is online_movable and
+#      consistent; the branch taken is printed. The sweep ends at the
+#      first SPACE the bind does not reach (the injection was not
+#      consumed), and fails past 1 GiB;
 #  (d) fail_page_alloc, the same sweep over page allocations (the memmap,
 #      page tables and KASAN shadow of the hot-added memory), from 4 KiB;
 #  (e) failslab on writing "online_movable" to the unplugged device's state
-#      file: the plug fails with ENOMEM or EIO and the device reads
+#      file: the plug fails with a plug errno and the device reads
 #      unplugged with nothing present, or it completed; the same sweep.
 
 . "$(dirname "$0")/dax_lib.sh"
@@ -37,6 +39,8 @@ require_region small
 
 DBG=/sys/kernel/debug
 NEI=$DBG/notifier-error-inject/memory/actions
+# the errnos Documentation/admin-guide/mm/dax-kmem.rst gives for a plug
+PLUG_ERRNOS="ENOMEM EBUSY EEXIST EIO"
 # bytes: a step allocating more than this fails the sweep
 SWEEP_MAX=$((1 << 30))
 
@@ -226,12 +230,12 @@ unbind_if_bound() {
 }
 
 alloc_failures_expected
-check "(c) failslab in the bind: each failure rolled back with ENOMEM or EIO, or tolerated" \
-	sweep failslab bind 64 bind_marked "ENOMEM EIO" left_nothing all_online unbind_if_bound
+check "(c) failslab in the bind: each failure rolled back with a plug errno, or tolerated" \
+	sweep failslab bind 64 bind_marked "$PLUG_ERRNOS" left_nothing all_online unbind_if_bound
 check "(c) nothing left after the sweep" left_nothing
 
-check "(d) fail_page_alloc in the bind: each failure rolled back with ENOMEM or EIO, or tolerated" \
-	sweep fail_page_alloc bind 4096 bind_marked "ENOMEM EIO" left_nothing all_online \
+check "(d) fail_page_alloc in the bind: each failure rolled back with a plug errno, or tolerated" \
+	sweep fail_page_alloc bind 4096 bind_marked "$PLUG_ERRNOS" left_nothing all_online \
 	unbind_if_bound
 check "(d) nothing left after the sweep" left_nothing
 
@@ -255,11 +259,11 @@ unplug_if_present() {
 	[ "$(dax_state "$dax")" = unplugged ] || expect_write OK "$STATE" unplugged
 }
 
-check "(e) failslab in online_movable: each failure rolled back with ENOMEM or EIO, or tolerated" \
-	sweep failslab "state online_movable" 64 plug_marked "ENOMEM EIO" still_unplugged \
+check "(e) failslab in online_movable: each failure rolled back with a plug errno, or tolerated" \
+	sweep failslab "state online_movable" 64 plug_marked "$PLUG_ERRNOS" still_unplugged \
 	all_online unplug_if_present
 check "(e) fail_page_alloc in online_movable: the same" \
-	sweep fail_page_alloc "state online_movable" 4096 plug_marked "ENOMEM EIO" \
+	sweep fail_page_alloc "state online_movable" 4096 plug_marked "$PLUG_ERRNOS" \
 	still_unplugged all_online unplug_if_present
 
 alloc_failures_over
