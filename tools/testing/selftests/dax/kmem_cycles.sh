@@ -5,12 +5,11 @@
 # online_movable: every block online), then out again, on the small
 # region, rotating over the ways out: "unplugged" written to daxX.Y/state
 # then the unbind, the raw driver unbind with the memory online, daxctl
-# reconfigure-device --mode=devdax -f, modprobe -r kmem, the namespace
-# destroyed (ndctl destroy-namespace -f, then created again) and the region
-# disabled (ndctl disable-region, then enabled again). After every
-# cycle the device is unbound and MemTotal and /proc/iomem must equal the
-# baseline exactly. A KTAP message gives the number of cycles and the bytes
-# leaked, which must be 0. The cycles stop early (and the test fails) when
+# reconfigure-device --mode=devdax -f, and modprobe -r kmem (namespace
+# destroy and region disable with memory online are kmem_unbind.sh's).
+# After every cycle the device is unbound and MemTotal and /proc/iomem must
+# equal the baseline exactly. A KTAP message gives the number of cycles and
+# the bytes leaked, which must be 0. The cycles stop early (and the test fails) when
 # the next one would not finish within the test's timeout
 # ($KMEM_TEST_TIMEOUT for make stress, else the one in settings), less a
 # minute for setup and cleanup.
@@ -24,7 +23,7 @@ require_region small
 CYCLES=${KMEM_CYCLES:-200}
 TIMEOUT=${KMEM_TEST_TIMEOUT:-$(sed -n 's/^timeout=//p' "$DAX_DIR/settings" 2>/dev/null)}
 BUDGET=$((${TIMEOUT:-300} - 60))
-PATHS=(state unbind daxctl rmmod destroy disable)
+PATHS=(state unbind daxctl rmmod)
 MAX_MSGS=5
 
 ktap_print_header
@@ -43,8 +42,6 @@ trap cleanup EXIT
 
 new_devdax
 ST=$SYS_DAX/devices/$dax/state
-NS=$(basename "$(readlink -f "$SYS_DAX/devices/$dax/..")")
-S0=$s E0=$e
 size_kb=$(((e - s) / 1024))
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax from $(dax_drv_of "$dax")"
 expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable ||
@@ -103,25 +100,6 @@ bring_back() {
 	return 1
 }
 
-# same_device: after destroy or disable, the device that came back (from
-# new_devdax or the region's labels) has the same name, namespace and
-# range, and is unbound from device_dax, which took it.
-same_device() {
-	local r
-
-	if [ "$(kmem_range "$dax")" != "$S0 $E0" ] || [ ! -e "$SYS_DAX/devices/$dax" ] ||
-	   [ "$(basename "$(readlink -f "$SYS_DAX/devices/$dax/..")")" != "$NS" ]; then
-		r="$dax on $(basename "$(readlink -f "$SYS_DAX/devices/$dax/..")")"
-		note remove_fail "the device came back as $r, range $(kmem_range "$dax")"
-		return 1
-	fi
-	[ "$(dax_drv_of "$dax")" = none ] && return 0
-	r=$(sysfs_err "$SYS_DAX/drivers/$(dax_drv_of "$dax")/unbind" "$dax")
-	[ "$r" = OK ] || { note remove_fail "unbind the device that came back: $r"; return 1; }
-	expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable ||
-		{ note remove_fail "$path: online_policy of the device that came back"; return 1; }
-}
-
 # remove: take the memory out the way $path says; 1 when a step failed.
 remove() {
 	local r
@@ -146,33 +124,6 @@ remove() {
 			{ note remove_fail "daxctl: bound to $(dax_drv_of "$dax")"; return 1; }
 		r=$(sysfs_err "$SYS_DAX/drivers/device_dax/unbind" "$dax")
 		[ "$r" = OK ] || { note remove_fail "device_dax unbind: $r"; return 1; }
-		;;
-	destroy)
-		# the namespace goes with the memory online; a new one on the
-		# same region must give the same device and range, unbound
-		if ! r=$(ndctl destroy-namespace -f "$NS" 2>&1); then
-			note remove_fail "destroy-namespace: $(echo "$r" | tail -n 1)"
-			return 1
-		fi
-		[ ! -e "$SYS_DAX/devices/$dax" ] ||
-			{ note remove_fail "destroy-namespace: $dax still there"; return 1; }
-		new_devdax
-		same_device || return 1
-		;;
-	disable)
-		if ! r=$(ndctl disable-region "$region" 2>&1); then
-			note remove_fail "disable-region: $(echo "$r" | tail -n 1)"
-			return 1
-		fi
-		[ ! -e "$SYS_DAX/devices/$dax" ] ||
-			{ note remove_fail "disable-region: $dax still there"; return 1; }
-		if ! r=$(ndctl enable-region "$region" 2>&1); then
-			note remove_fail "enable-region: $(echo "$r" | tail -n 1)"
-			return 1
-		fi
-		wait_until 30 test -e "$SYS_DAX/devices/$dax" ||
-			{ note remove_fail "enable-region: no $dax again"; return 1; }
-		same_device || return 1
 		;;
 	rmmod)
 		if ! modprobe -r kmem 2>/dev/null || kmem_loaded; then
@@ -236,8 +187,7 @@ leaked=$((bc_present * KMEM_MB))
 [ $(((MT - base) * 1024)) -le "$leaked" ] || leaked=$(((MT - base) * 1024))
 msg "cycles=$cycles leaked_bytes=$leaked in $((SECONDS - start)) s" \
 	"(state ${ran[state]:-0}, unbind ${ran[unbind]:-0}, daxctl ${ran[daxctl]:-0}," \
-	"rmmod ${ran[rmmod]:-0}, destroy ${ran[destroy]:-0}, disable ${ran[disable]:-0});" \
-	"largest MemTotal excess after a cycle: $max_delta_kb kB"
+	"rmmod ${ran[rmmod]:-0}); largest MemTotal excess after a cycle: $max_delta_kb kB"
 [ -z "$stopped" ] || msg "stopped: $stopped"
 
 all_cycles_ran() {

@@ -8,12 +8,6 @@
  * when wanted) and an empty DATA is a zero-length write.
  * Exit 0 for OK, 1 for a failed or short write, 2 for a usage or open
  * error.
- *
- * "sysfs_write -f FILE DATA" marks the task for fault injection
- * (/proc/self/make-it-fail, Documentation/fault-injection) for the write
- * alone: after the open, before the write, and unmarked right after it,
- * so that a task-filtered failslab or fail_page_alloc counts only the
- * allocations the kernel makes on behalf of that write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,52 +49,25 @@ static void print_errno(int err)
 	printf("E%d\n", err);
 }
 
-/* make_it_fail - mark (1) or unmark (0) this task for fault injection */
-static int make_it_fail(int fd, const char *on)
-{
-	return pwrite(fd, on, 1, 0) == 1 ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
-	int fd, fail_fd = -1, err;
-	const char *file, *data;
 	size_t len;
 	ssize_t n;
+	int fd;
 
-	if (argc == 4 && !strcmp(argv[1], "-f")) {
-		fail_fd = open("/proc/self/make-it-fail", O_WRONLY);
-		if (fail_fd < 0) {
-			fprintf(stderr, "/proc/self/make-it-fail: %s\n", strerror(errno));
-			return 2;
-		}
-		argv++;
-		argc--;
-	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s [-f] FILE DATA\n", argv[0]);
+		fprintf(stderr, "usage: %s FILE DATA\n", argv[0]);
 		return 2;
 	}
-	file = argv[1];
-	data = argv[2];
-	fd = open(file, O_WRONLY);
+	fd = open(argv[1], O_WRONLY);
 	if (fd < 0) {
 		print_errno(errno);
 		return 2;
 	}
-	len = strlen(data);
-	if (fail_fd >= 0 && make_it_fail(fail_fd, "1")) {
-		fprintf(stderr, "/proc/self/make-it-fail: %s\n", strerror(errno));
-		return 2;
-	}
-	n = write(fd, data, len);
-	err = errno;
-	if (fail_fd >= 0 && make_it_fail(fail_fd, "0")) {
-		fprintf(stderr, "/proc/self/make-it-fail: %s\n", strerror(errno));
-		return 2;
-	}
+	len = strlen(argv[2]);
+	n = write(fd, argv[2], len);
 	if (n < 0) {
-		print_errno(err);
+		print_errno(errno);
 		close(fd);
 		return 1;
 	}
