@@ -94,6 +94,10 @@ online_refused() {
 
 	notifier_set MEM_GOING_ONLINE -12 || return 1
 	kmsg_mark "inject-a-$$"
+	# kmem matches a device only once new_id names it, and new_id does
+	# not report the probe's error: the bind that follows does
+	eq "new_id $dax" "$(sysfs_err "$KMEM_DRV/new_id" "$dax")" OK || return 1
+	kmem_bound "$dax" && { msg "$dax bound although it could not online"; return 1; }
 	err=$(sysfs_err "$KMEM_DRV/bind" "$dax")
 	notifier_set MEM_GOING_ONLINE 0 || return 1
 	eq "bind with MEM_GOING_ONLINE failing" "$err" EIO || return 1
