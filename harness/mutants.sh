@@ -54,7 +54,10 @@ for m in "${names[@]}"; do
 	   ! "$H/mkinitramfs.sh" >>"$logs/$m.build.log" 2>&1; then
 		verdict="ERROR: does not apply or build (see $logs/$m.build.log)"
 	else
-		T=$tests "$H/vm.sh" check >>"$logs/$m.build.log" 2>&1
+		# a mutant may hang the guest: bound each run well below make
+		# check's VM timeout
+		T=$tests VM_TIMEOUT=${MUTANT_VM_TIMEOUT:-1500} "$H/vm.sh" check \
+			>>"$logs/$m.build.log" 2>&1
 		cp "$VDIR/vm/out-check.log" "$logs/$m.out.log" 2>/dev/null
 		cp "$VDIR/vm/console-check.log" "$logs/$m.console.log" 2>/dev/null
 		o="$logs/$m.out.log"
