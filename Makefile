@@ -61,7 +61,7 @@ check-stock:
 # every way out, kmem_race.sh's competing controllers, a random seed that
 # is logged (STRESS_SEED=N replays it), kmemleak scanned as in make check.
 # STRESS_CYCLES=N changes the number of cycles.
-stress: deps
+stress:
 	@KMEM_STRESS=1 $(H)/check.sh
 
 # Every mutant of harness/mutants/ applied in turn and its "Kills:" tests
