@@ -58,8 +58,9 @@ check-stock:
 	@KMEM_VARIANT=stock $(H)/check.sh
 
 # Long runs kept out of make check: kmem_cycles.sh with 1000 cycles over
-# every way out, kmem_race.sh's competing controllers, a random seed that
-# is logged (STRESS_SEED=N replays it), kmemleak scanned as in make check.
+# its four ways out, kmem_race.sh's competing controllers on a random seed
+# that is logged (STRESS_SEED=N replays it), kmemleak scanned as in make
+# check.
 # STRESS_CYCLES=N changes the number of cycles.
 stress:
 	@KMEM_STRESS=1 $(H)/check.sh
