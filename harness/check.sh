@@ -81,6 +81,7 @@ tap_stage() {
 # kernel: only the stages that build and boot it; the series' own checks
 # say nothing about that kernel.
 [ -n "$vm_only" ] || tap_stage harness "$H/tests/assemble-test.sh"
+[ -n "$vm_only" ] || tap_stage harness-lib "$H/tests/settled-test.sh"
 stage assemble "$H/assemble.sh" || fatal "assemble the tree"
 stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
 [ -n "$vm_only" ] || tap_stage static "$H/static-checks.sh"

@@ -170,6 +170,9 @@ struct kmem_failure {
  * @actor: the task running it: its memory block changes are ours
  * @offline_attempts: unplug attempts of single blocks
  * @offline_failures: failed ones
+ * @retry_seq: background retry rounds, counted at their start and at their
+ *	end: odd while one runs (debugfs, for tests that read the figures
+ *	between two rounds)
  * @last: the last failure
  */
 struct kmem_dev {
@@ -199,6 +202,7 @@ struct kmem_dev {
 	struct task_struct *actor;
 	unsigned long offline_attempts;
 	unsigned long offline_failures;
+	unsigned long retry_seq;
 	struct kmem_failure last;
 };
 
@@ -1179,7 +1183,7 @@ static ssize_t kmem_retained_emit(char *buf, bool detail)
 		struct kmem_pfn_str pfn;
 		unsigned int present;
 		struct kmem_failure f;
-		unsigned long tries;
+		unsigned long tries, seq;
 
 		len += kmem_emit_ranges(kdev, buf, len);
 		if (!detail) {
@@ -1189,11 +1193,12 @@ static ssize_t kmem_retained_emit(char *buf, bool detail)
 		spin_lock(&kdev->stat_lock);
 		present = kdev->nr_blocks - kdev->count[KMEM_B_UNPLUGGED];
 		tries = kdev->offline_attempts;
+		seq = kdev->retry_seq;
 		f = kdev->last;
 		spin_unlock(&kdev->stat_lock);
 		len += sysfs_emit_at(buf, len,
-				     " node=%d present_bytes=%llu attempts=%lu errno=%d pfn=%s reason=%s\n",
-				     kdev->nid, kmem_bytes(present), tries, f.err,
+				     " node=%d present_bytes=%llu attempts=%lu retry_seq=%lu errno=%d pfn=%s reason=%s\n",
+				     kdev->nid, kmem_bytes(present), tries, seq, f.err,
 				     f.err ? kmem_pfn(f.pfn, &pfn) : "unknown",
 				     f.reason ?: "none");
 	}
@@ -1288,6 +1293,14 @@ static void kmem_abandon(struct kmem_dev *kdev)
 	WRITE_ONCE(kmem_abandoned, true);
 }
 
+/* One step of kdev->retry_seq: a background round starts or ends. */
+static void kmem_retry_seq_step(struct kmem_dev *kdev)
+{
+	spin_lock(&kdev->stat_lock);
+	kdev->retry_seq++;
+	spin_unlock(&kdev->stat_lock);
+}
+
 /*
  * Background removal of a retained device, with exponential backoff. One
  * round per run, within unbind_timeout_ms: a run holds kdev->lock (and,
@@ -1301,10 +1314,12 @@ static void kmem_retry_work(struct work_struct *work)
 	bool claimed;
 
 	mutex_lock(&kdev->lock);
+	kmem_retry_seq_step(kdev);
 	kmem_set_busy(kdev, true);
 	kmem_unplug_round(kdev, kmem_deadline(READ_ONCE(unbind_timeout_ms)),
 			  MHP_OFFLINE_SIGNAL_NONE);
 	kmem_set_busy(kdev, false);
+	kmem_retry_seq_step(kdev);
 	if (kmem_nr_present(kdev)) {
 		kdev->retry_delay_ms = min(kdev->retry_delay_ms * 2,
 					   max(READ_ONCE(retry_max_delay_ms),

@@ -131,6 +131,14 @@ if [ -n "$KMEM_TESTS" ]; then
 	list=("${sel[@]}")
 	[ "${#list[@]}" -gt 0 ] || { echo "Bail out! no selftest matches '$KMEM_TESTS'"; exit 1; }
 fi
+# $KMEM_REPEAT: the selection N times over, in order (hunting a flake).
+if [ "${KMEM_REPEAT:-1}" -gt 1 ] 2>/dev/null; then
+	sel=()
+	for ((i = 0; i < KMEM_REPEAT; i++)); do
+		sel+=("${list[@]}")
+	done
+	list=("${sel[@]}")
+fi
 
 /harness/labels.sh >/dev/null 2>&1 || echo "# label init failed"
 

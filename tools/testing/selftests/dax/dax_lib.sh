@@ -13,6 +13,7 @@ DAX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$DAX_DIR/../kselftest/ktap_helpers.sh"
 
 SYS_MEM=/sys/devices/system/memory
+SYS_NODE=/sys/devices/system/node
 SYS_DAX=/sys/bus/dax
 SYS_ND=/sys/bus/nd/devices
 
@@ -66,7 +67,7 @@ meminfo_kb() {
 
 # node_meminfo_kb NODE KEY: 0 when the node has no meminfo (not online).
 node_meminfo_kb() {
-	local f=/sys/devices/system/node/node$1/meminfo
+	local f=$SYS_NODE/node$1/meminfo
 
 	[ -r "$f" ] || { echo 0; return; }
 	awk -v k="$2:" '$3 == k { print $4 }' "$f"
@@ -187,17 +188,25 @@ kmem_why() {
 	echo "${why:-no reason logged}"
 }
 
-# block_set BLOCK STATE: write memoryN/state once; when it is refused, say
-# the errno and the kernel log's reason (kmem_why). No retry: a refusal
-# the test does not expect is a failure, and its cause is printed.
-block_set() {
-	local err l
+# write_once FILE DATA [DAX]: write DATA to FILE once (sysfs_err). When
+# the kernel refuses, say the errno, DAX's last failure (when given) and the
+# kernel log's reason (kmem_why), and fail. No retry: a refusal the test
+# does not expect is a failure, and its cause is printed.
+write_once() {
+	local r l mark=write-once-$$-$RANDOM
 
-	kmsg_mark "block-set-$$"
-	err=$( { echo "$2" >"$1/state"; } 2>&1) && return 0
-	ktap_print_msg "$(basename "$1"): '$2' refused: ${err##*: }"
-	kmem_why "block-set-$$" | while IFS= read -r l; do ktap_print_msg "  $l"; done
+	kmsg_mark "$mark"
+	r=$(sysfs_err "$1" "$2")
+	[ "$r" = OK ] && return 0
+	msg "${1#/sys/}: '$2' refused: $r"
+	[ -z "${3:-}" ] || last_failure_read "$3"
+	kmem_why "$mark" | while IFS= read -r l; do msg "  $l"; done
 	return 1
+}
+
+# block_set BLOCK STATE: write memoryN/state once (write_once).
+block_set() {
+	write_once "$1/state" "$2"
 }
 
 # blocks_set START END STATE: write STATE to every memory block of
@@ -208,6 +217,31 @@ blocks_set() {
 	for b in $(blocks_of "$1" "$2"); do
 		block_set "$b" "$3" || return 1
 	done
+}
+
+# node_has LIST NODE: NODE is in /sys/devices/system/node/LIST
+# (has_memory, has_normal_memory: "0-1,3" lists).
+node_has() {
+	local r
+
+	for r in $(tr ',' ' ' <"$SYS_NODE/$1"); do
+		[ "$2" -ge "${r%-*}" ] && [ "$2" -le "${r#*-}" ] && return 0
+	done
+	return 1
+}
+
+# node_threads NODE: the node's kcompactd and kswapd threads that run, by
+# name, sorted.
+node_threads() {
+	local f c l=
+
+	for f in /proc/[0-9]*/comm; do
+		{ read -r c <"$f"; } 2>/dev/null || continue
+		case $c in
+		"kswapd$1" | "kcompactd$1") l+=" $c" ;;
+		esac
+	done
+	echo "$l" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/^ *//; s/ *$//'
 }
 
 # memtotal_is KB: MemTotal is exactly KB.
@@ -369,9 +403,9 @@ kmem_params_restore() {
 	return 0
 }
 
-# kmem_fail_at ADDR: through fail_dax_kmem, make every plug and unplug of
-# the memory block starting at ADDR fail (0: no failures any more). The
-# address is written in decimal.
+# kmem_fail_at ADDR [TIMES]: through fail_dax_kmem, make every plug and
+# unplug of the memory block starting at ADDR fail, or only the next TIMES
+# of them (0: no failures any more). The address is written in decimal.
 kmem_fail_at() {
 	local a v
 
@@ -379,7 +413,7 @@ kmem_fail_at() {
 		eq "fail_dax_kmem/probability=0" "$(sysfs_err "$KMEM_FAIL/probability" 0)" OK
 		return
 	fi
-	for a in verbose=0 space=0 interval=1 times=-1 "block=$1" probability=100; do
+	for a in verbose=0 space=0 interval=1 "times=${2:--1}" "block=$1" probability=100; do
 		v=${a#*=}
 		eq "fail_dax_kmem/$a" "$(sysfs_err "$KMEM_FAIL/${a%%=*}" "$v")" OK || return 1
 	done
@@ -782,7 +816,7 @@ retained_whole() {
 # retained_parse LINE: split a line of drivers/kmem/retained; sets
 # rt_ranges (as printed: "start-end[,start-end...]"), rt_start (the first
 # range's start), rt_end (the last range's end, inclusive), rt_node,
-# rt_present, rt_attempts, rt_errno (as printed), rt_pfn (decimal, or
+# rt_present, rt_attempts, rt_seq, rt_errno (as printed), rt_pfn (decimal, or
 # "unknown") and rt_reason. 1 when the line does not have the documented
 # form.
 # shellcheck disable=SC2034
@@ -790,7 +824,7 @@ retained_parse() {
 	local r='[0-9a-fA-F]+-[0-9a-fA-F]+'
 	local re="^($r(,$r)*) node=([0-9]+) "
 
-	re+='present_bytes=([0-9]+) attempts=([0-9]+) errno=([^ ]+) '
+	re+='present_bytes=([0-9]+) attempts=([0-9]+) retry_seq=([0-9]+) errno=([^ ]+) '
 	re+='pfn=(0x[0-9a-fA-F]+|unknown) reason=(.+)$'
 
 	[[ $1 =~ $re ]] || { msg "retained line not as documented: '$1'"; return 1; }
@@ -798,9 +832,10 @@ retained_parse() {
 	rt_node=${BASH_REMATCH[3]}
 	rt_present=${BASH_REMATCH[4]}
 	rt_attempts=${BASH_REMATCH[5]}
-	rt_errno=${BASH_REMATCH[6]}
-	rt_pfn=$(pfn_value "${BASH_REMATCH[7]}")
-	rt_reason=${BASH_REMATCH[8]}
+	rt_seq=${BASH_REMATCH[6]}
+	rt_errno=${BASH_REMATCH[7]}
+	rt_pfn=$(pfn_value "${BASH_REMATCH[8]}")
+	rt_reason=${BASH_REMATCH[9]}
 	r=${rt_ranges%%,*}
 	rt_start=$((16#${r%-*}))
 	r=${rt_ranges##*,}
@@ -911,55 +946,57 @@ kmem_present_blocks() {
 	echo "${l# }"
 }
 
-# kmem_going_offline START END: a memory block of [START, END) reads
-# "going-offline": it is being offlined right now. It is then neither
-# online nor offline, MemTotal still counts it and valid_zones no longer
-# names its zone.
-kmem_going_offline() {
-	local b st
+# retained_seqs: the retry_seq figures of debugfs dax_kmem/retained, one
+# per retained device: each is odd while the device's background retry
+# runs a round, and steps at the start and at the end of every round.
+retained_seqs() {
+	kmem_retained | sed -n 's/.* retry_seq=\([0-9]*\) .*/\1/p' | tr '\n' ' '
+}
 
-	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
-		st=
-		{ read -r st <"$SYS_MEM/memory$b/state"; } 2>/dev/null
-		[ "$st" = going-offline ] && return 0
+# seqs_odd SEQS: one of the retry_seq figures SEQS (from retained_seqs) is
+# odd: that device's background retry was in a round when they were read.
+seqs_odd() {
+	local q
+
+	for q in $1; do
+		[ $((q % 2)) = 1 ] && return 0
 	done
 	return 1
 }
 
-# retained_attempts: the attempts figures of drivers/kmem/retained.
-retained_attempts() {
-	kmem_retained | sed -n 's/.* attempts=\([0-9]*\) .*/\1/p' | tr '\n' ' '
-}
-
-# kmem_settled START END CMD...: run CMD when nothing is offlining a block
-# of [START, END) behind its back, as the background retry of retained
-# memory does (an attempt lasts up to kmem.offline_timeout_ms). The result
-# stands when no attempt began or ended meanwhile (the attempts figures of
-# drivers/kmem/retained unchanged, no block going offline after); else CMD
-# runs again, up to 5 times, each rerun said in a "retry:" message (the
-# runner counts them: a retry only where the driver documents one). CMD's
-# messages are printed for the run that counts. CMD runs in a subshell:
-# the variables it sets are lost.
+# kmem_settled CMD...: run CMD while no background retry of retained
+# memory offlines blocks behind its back (a round lasts up to
+# kmem.unbind_timeout_ms, each block up to kmem.offline_timeout_ms). The
+# result stands when no round ran at any time during CMD: the retry_seq
+# figures read before CMD are all even and read the same after it (judged
+# on those two reads only: a third read could miss a round that ended in
+# between). Else CMD runs again, up to 5 times, each rerun said in a
+# "retry:" message (the runner counts them: a retry only where the driver
+# documents one); no quiet run in 5 fails. CMD's messages are printed for
+# the run that counts. CMD runs in a subshell: the variables it sets are
+# lost.
 kmem_settled() {
-	local from=$1 to=$2 try a0 out rc end
+	local try q0 q1 out rc end
 
-	shift 2
 	for try in 1 2 3 4 5; do
 		end=$((SECONDS + 30))
-		while kmem_going_offline "$from" "$to" && [ "$SECONDS" -lt "$end" ]; do
+		while q0=$(retained_seqs) && seqs_odd "$q0" && [ "$SECONDS" -lt "$end" ]; do
 			sleep 0.1
 		done
-		a0=$(retained_attempts)
 		out=$("$@")
 		rc=$?
-		if [ "$(retained_attempts)" = "$a0" ] &&
-		   ! kmem_going_offline "$from" "$to"; then
-			break
+		q1=$(retained_seqs)
+		if [ "$q1" = "$q0" ] && ! seqs_odd "$q0"; then
+			[ -z "$out" ] || echo "$out"
+			msg "settled: retry_seq '${q0% }' before and after '$1'"
+			return $rc
 		fi
-		msg "retry: kmem's background retry overlapped try $try of '$1'"
+		msg "retry: kmem's background retry overlapped try $try of '$1'" \
+		    "(retry_seq '${q0% }' before, '${q1% }' after)"
 	done
 	[ -z "$out" ] || echo "$out"
-	return $rc
+	msg "kmem's background retry overlapped all 5 tries of '$1'"
+	return 1
 }
 
 # kmem_reset: best effort back to a clean slate, for every test at its start
