@@ -253,17 +253,7 @@ check "after the race: daxctl offline/online-memory and memoryN/state work again
 # refusal is printed with the device's last failure and the kernel log's
 # reason.
 unplug() {
-	local r l
-
-	kmsg_mark "unplug-$$"
-	r=$(sysfs_err "$ST" unplugged)
-	if [ "$r" != OK ]; then
-		msg "unplugged: $r"
-		last_failure_read "$dax"
-		kmem_why "unplug-$$" | while IFS= read -r l; do msg "  $l"; done
-		return 1
-	fi
-	state_is unplugged "$dax" "$s" "$e" "$base"
+	write_once "$ST" unplugged "$dax" && state_is unplugged "$dax" "$s" "$e" "$base"
 }
 check "unplugged: every block removed" unplug
 

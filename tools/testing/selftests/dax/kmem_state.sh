@@ -130,19 +130,12 @@ failures() {
 # printed with its errno, the device's last failure and the kernel log's
 # reason, and the device must have rolled back to where it was.
 unplug() {
-	local before r l
+	local before
 
 	before=$(dax_state "$dax")
-	kmsg_mark "unplug-$$"
-	r=$(sysfs_err "$ST" unplugged)
-	if [ "$r" != OK ]; then
-		msg "unplugged from $before: $r"
-		last_failure_read "$dax"
-		kmem_why "unplug-$$" | while IFS= read -r l; do msg "  $l"; done
-		is "$before" || msg "not rolled back to $before"
-		return 1
-	fi
-	is unplugged
+	write_once "$ST" unplugged "$dax" && { is unplugged; return; }
+	is "$before" || msg "not rolled back to $before"
+	return 1
 }
 
 # all_movable: every block of the last census is online in ZONE_MOVABLE;

@@ -10,6 +10,7 @@
 
 require_root
 require_cmds ndctl modprobe
+require_progs sysfs_write
 require_region big
 
 ktap_print_header

@@ -12,6 +12,7 @@
 
 require_root
 require_cmds ndctl daxctl
+require_progs sysfs_write
 require_region big
 
 ktap_print_header
