@@ -2,19 +2,31 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # daxctl --no-movable: the memory is onlined into ZONE_NORMAL of the pmem's
-# node. Such memory receives unmovable kernel allocations (the new node's
-# own slab and per-node metadata land there first), so offlining it is
-# allowed to fail: when it does, it must fail with EBUSY, the kernel log
-# must name the unmovable page, the device must stay bound to kmem and
-# its memory must stay accounted. When it succeeds, the memory must leave
-# without a trace. Runs on the small region, last: a range that cannot be
-# offlined stays until reboot on the stock kernel.
+# node. The node's own threads (kswapdN, kcompactdN) start when the node
+# gets its first memory, their stacks in the node's ZONE_NORMAL if it has
+# one, and never move. Which of two cases runs is known before the
+# memory comes, and said:
+#  - the node has normal memory and its threads run (in the suite, what
+#    kmem_kernel_zone.sh leaves): the node's state does not change, so
+#    nothing of the node's is due in the device; offline, top down,
+#    succeeds and the memory leaves without a trace (a failure prints the
+#    page in the way);
+#  - the node is memoryless: the threads start in the device's memory,
+#    offline fails with EBUSY, the kernel log names an unmovable page of
+#    the device, the device stays bound to kmem, its memory accounted.
+# A node with only movable memory is neither: its first normal memory gets
+# the per-node structures of slab caches created later, which this test
+# cannot time; it says so and fails.
+# Runs on the small region, last: a range that cannot be offlined stays
+# until reboot on the stock kernel.
 
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
 require_cmds ndctl daxctl
+require_progs sysfs_write
 require_region small
+PAGE=$(getconf PAGESIZE)
 
 ktap_print_header
 ktap_set_plan 5
@@ -24,6 +36,16 @@ base=$(meminfo_kb MemTotal)
 new_devdax
 added_kb=$(((e - s) / 1024))
 [ "$added_kb" -gt 0 ] || ktap_exit_fail_msg "$dax has no whole memory block"
+node=$(dax_attr "$dax" target_node)
+threads=$(node_threads "$node")
+if node_has has_normal_memory "$node" && [ -n "$threads" ]; then
+	ktap_print_msg "node $node: normal memory, $threads run before: offline must work"
+elif ! node_has has_memory "$node"; then
+	threads=
+	ktap_print_msg "node $node is memoryless: its threads will start in $dax: offline must fail"
+else
+	ktap_exit_fail_msg "node $node has memory, none of it normal: no outcome is due"
+fi
 
 check "no-movable: reconfigure-device succeeds" \
 	run daxctl reconfigure-device --no-movable -m system-ram "$dax"
@@ -31,24 +53,47 @@ check "no-movable: every block online in ZONE_NORMAL" blocks_all "$s" "$e" onlin
 check "no-movable: MemTotal grew by exactly the hot-add range" \
 	memtotal_grew_by "$added_kb"
 
-offline_result() {
-	local out log mark
+# offline_works: every block offlined, top down (the memmap of a block
+# added later may be in a block below it: daxctl offline-memory goes
+# bottom up), then daxctl takes the device back to devdax and the memory
+# leaves without a trace.
+offline_works() {
+	local b
+
+	for b in $(blocks_of "$s" "$e" | tac); do
+		block_set "$b" offline || return 1
+	done
+	run daxctl reconfigure-device -m devdax "$dax" && kmem_gone "$s" "$e" "$base"
+}
+
+# offline_refused: daxctl offline-memory fails with EBUSY, the kernel log
+# names an unmovable page of the device, the device stays with kmem.
+offline_refused() {
+	local out log pfn mark
 
 	mark=$(dmesg | wc -l)
 	if out=$(daxctl offline-memory "$dax" 2>&1); then
-		ktap_print_msg "offline succeeded"
-		run daxctl reconfigure-device -m devdax "$dax" && kmem_gone "$s" "$e" "$base"
-		return
+		msg "offline worked"
+		return 1
 	fi
-	ktap_print_msg "offline failed: $(echo "$out" | head -n 1)"
+	msg "offline failed: $(echo "$out" | head -n 1)"
 	echo "$out" | grep -q "Device or resource busy" || return 1
 	log=$(dmesg | tail -n +$((mark + 1)))
 	echo "$log" | grep -q "page dumped because: unmovable page" ||
-		{ ktap_print_msg "no unmovable page named in the kernel log"; return 1; }
-	ktap_print_msg "$(echo "$log" | grep -m1 -o 'pfn:0x[0-9a-f]*') named unmovable"
+		{ msg "no unmovable page named in the kernel log"; return 1; }
+	pfn=$(echo "$log" | grep -m1 -o 'pfn:0x[0-9a-f]*')
+	msg "${pfn:-no pfn} named unmovable"
+	pfn=$((${pfn#pfn:} * PAGE))
+	[ "$pfn" -ge "$s" ] && [ "$pfn" -lt "$e" ] || { msg "not a page of $dax"; return 1; }
 	eq driver "$(dax_drv_of "$dax")" kmem
 }
-check "offline: succeeds cleanly, or fails with EBUSY naming an unmovable page" offline_result
+if [ -n "$threads" ]; then
+	check "offline top down, node's threads elsewhere: it works, the memory leaves" \
+		offline_works
+else
+	check "offline, node's threads in $dax: EBUSY, an unmovable page of $dax named" \
+		offline_refused
+fi
 # MemTotal above the baseline is exactly the blocks still online.
 accounted() {
 	local b n=0
