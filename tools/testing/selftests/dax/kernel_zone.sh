@@ -69,20 +69,19 @@ offline_works() {
 # offline_refused: daxctl offline-memory fails with EBUSY, the kernel log
 # names an unmovable page of the device, the device stays with kmem.
 offline_refused() {
-	local out log pfn mark
+	local out pfn
 
-	mark=$(dmesg | wc -l)
+	kmsg_mark "kernel-zone-offline-$$"
 	if out=$(daxctl offline-memory "$dax" 2>&1); then
 		msg "offline worked"
 		return 1
 	fi
 	msg "offline failed: $(echo "$out" | head -n 1)"
 	echo "$out" | grep -q "Device or resource busy" || return 1
-	log=$(dmesg | tail -n +$((mark + 1)))
-	echo "$log" | grep -q "page dumped because: unmovable page" ||
-		{ msg "no unmovable page named in the kernel log"; return 1; }
-	pfn=$(echo "$log" | grep -m1 -o 'pfn:0x[0-9a-f]*')
-	msg "${pfn:-no pfn} named unmovable"
+	pfn=$(kmsg_since "kernel-zone-offline-$$" | grep -B8 "page dumped because: unmovable page" |
+	      grep -m1 -o 'pfn:0x[0-9a-f]*')
+	[ -n "$pfn" ] || { msg "no unmovable page named in the kernel log"; return 1; }
+	msg "$pfn named unmovable"
 	pfn=$((${pfn#pfn:} * PAGE))
 	[ "$pfn" -ge "$s" ] && [ "$pfn" -lt "$e" ] || { msg "not a page of $dax"; return 1; }
 	eq driver "$(dax_drv_of "$dax")" kmem

@@ -263,20 +263,33 @@ check "memory retained: modprobe -r kmem fails" kmem_rmmod_refused
 
 # readopt: bind again (online_policy unplugged: a bind that finds nothing
 # retained adds nothing): the retained memory is the device's again,
-# block for block (the node's threads keep it from the background retry),
-# and not retained any more.
+# block for block, and not retained any more. What the bind took is what
+# the kernel log says it re-adopted (a background round may still remove
+# a block between the look at the blocks and the bind's claim), and every
+# block now present was present before.
 readopt() {
-	local before rc=0
+	local before b l rc=0
 
 	expect_write OK "$POL" unplugged || return 1
 	before=$(kmem_present_blocks "$s" "$e")
+	kmsg_mark "readopt-$$"
 	kmem_bind "$dax" || return 1
 	retained_empty || rc=1
 	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
 	msg "after the bind: state $(dax_state "$dax"), blocks:${bc_desc:- none}"
 	[ "$(dax_state "$dax")" != unplugged ] || { msg "re-adopted memory not shown"; rc=1; }
 	present_normal || rc=1
-	eq "blocks present" "$(kmem_present_blocks "$s" "$e")" "$before" || rc=1
+	l=$(kmsg_since "readopt-$$" | grep -m1 -o "$dax: re-adopted [0-9]* bytes")
+	[ -n "$l" ] || { msg "no '$dax: re-adopted ... bytes' in the kernel log"; return 1; }
+	l=${l#*re-adopted }
+	eq "bytes re-adopted" "${l% bytes}" \
+		$(($(kmem_present_blocks "$s" "$e" | wc -w) * KMEM_MB)) || rc=1
+	for b in $(kmem_present_blocks "$s" "$e"); do
+		case " $before " in
+		*" $b "*) ;;
+		*) msg "memory$b was not there before the bind"; rc=1 ;;
+		esac
+	done
 	return $rc
 }
 check "bind again: retained memory re-adopted (same blocks, state not unplugged), retained empty" \
