@@ -132,7 +132,10 @@ if [ -n "$KMEM_TESTS" ]; then
 	[ "${#list[@]}" -gt 0 ] || { echo "Bail out! no selftest matches '$KMEM_TESTS'"; exit 1; }
 fi
 # $KMEM_REPEAT: the selection N times over, in order (hunting a flake).
-if [ "${KMEM_REPEAT:-1}" -gt 1 ] 2>/dev/null; then
+case ${KMEM_REPEAT:-1} in
+"" | *[!0-9]* | 0) echo "Bail out! kmemtest.repeat=$KMEM_REPEAT: want a number of 1 or more"; exit 1 ;;
+esac
+if [ "${KMEM_REPEAT:-1}" -gt 1 ]; then
 	sel=()
 	for ((i = 0; i < KMEM_REPEAT; i++)); do
 		sel+=("${list[@]}")

@@ -14,8 +14,9 @@ trap 'rm -rf "$work"' EXIT
 
 # The functions under test, taken from the library as they are (it cannot
 # be sourced here: it needs the kernel tree's ktap_helpers.sh and sysfs).
-eval "$(sed -n '/^retained_seqs() {/,/^}/p; /^seqs_odd() {/,/^}/p;
-		/^kmem_settled() {/,/^}/p' "$LIB")"
+# shellcheck source=/dev/null
+. <(sed -n '/^retained_seqs() {/,/^}/p; /^seqs_odd() {/,/^}/p;
+	/^kmem_settled() {/,/^}/p' "$LIB")
 declare -F kmem_settled retained_seqs seqs_odd >/dev/null ||
 	{ echo "not ok - kmem_settled, retained_seqs, seqs_odd found in dax_lib.sh"; exit 1; }
 
