@@ -19,12 +19,21 @@
 # The policy also sends boot memory the script offlines and onlines again
 # to ZONE_MOVABLE; such blocks are put back into their zone afterwards.
 #
-# Checks: the script exits 0; its error-injection half ran (it skips it
-# silently when the module is missing); afterwards the device reads
-# online_movable with every block online in ZONE_MOVABLE and kmem's
-# figures match the blocks; the unbind leaves /proc/iomem and MemTotal at
-# the baseline. Which of the device's blocks the script's random picks
-# touched is printed.
+# Its own picks are random (the blocks it offlines, and those it fails
+# with injected errors): alone they may not touch the device at all. So
+# the device's blocks are offlined by hand first, through memoryN/state
+# (a foreign writer, which kmem lets through outside its transitions):
+# the script's first step then onlines every one of them with a plain
+# "online", which the policy sends to ZONE_MOVABLE and kmem must let
+# through.
+#
+# Checks: the device reads offline after the offline by hand; the script
+# exits 0; its first step onlined every block of the device (which of
+# them its random offline step picked is printed); its error-injection
+# half ran (it skips it silently when the module is missing); afterwards
+# the device reads online_movable with every block online in ZONE_MOVABLE
+# and kmem's figures match the blocks; the unbind leaves /proc/iomem and
+# MemTotal at the baseline.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -37,7 +46,7 @@ MHP=/sys/module/memory_hotplug/parameters
 OUT=/tmp/mem_on_off_kmem.$$.out
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 9
 [ -r "$MOT" ] || ktap_exit_fail_msg "no $MOT (TEST_INCLUDES of the dax selftests)"
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
@@ -63,6 +72,12 @@ bound() {
 	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
 }
 check "bound online_movable" bound
+
+offlined_by_hand() {
+	blocks_set "$s" "$e" offline && state_is offline "$dax" "$s" "$e" "$base"
+}
+check "every block of the device offlined through memoryN/state: kmem reads offline" \
+	offlined_by_hand
 
 # zones_now: "memoryN:Zone" for every online block outside the device.
 zones_now() {
@@ -95,19 +110,22 @@ injection_ran() {
 }
 check "its memory notifier error-injection half ran" injection_ran
 
-# touched: which of the device's blocks the script wrote to, for the log.
-touched() {
-	local b n=0 list=
+# first_step: the script's first step onlined every block of the device
+# (its "offline->online memoryN" lines); which of them its later, random
+# offlines picked is printed ("online->offline memoryN").
+first_step() {
+	local b n rc=0 list=
 
 	for b in $(blocks_of "$s" "$e"); do
-		if grep -q "memory${b##*memory}\$" "$OUT"; then
-			list="$list ${b##*/}"
-			n=$((n + 1))
-		fi
+		n=${b##*memory}
+		grep -q "^offline->online memory$n\$" "$OUT" ||
+			{ msg "the script did not online ${b##*/}"; rc=1; }
+		grep -q "^online->offline memory$n\$" "$OUT" && list="$list ${b##*/}"
 	done
-	msg "the script picked $n of the device's blocks:${list:- none}"
+	msg "its offline step picked of the device's blocks:${list:- none}"
+	return $rc
 }
-touched
+check "its first step onlined every block of the device" first_step
 
 after() {
 	state_is online_movable "$dax" "$s" "$e" "$base"
