@@ -35,6 +35,12 @@ kills() {
 	sed -n '/^--- a\//q; s/^Kills: *//p' "$H/mutants/$1.patch"
 }
 
+# why MUTANT: its "Why:" header (what it breaks), on one line, for the table.
+why() {
+	sed -n '/^--- a\//q; /^Why:/,/^$/p' "$H/mutants/$1.patch" |
+		tr -s ' \n' ' ' | sed 's/^Why: //; s/ $//; s/|/\\|/g'
+}
+
 rows=()
 survivors=0
 t_all=$(date +%s)
@@ -42,7 +48,7 @@ for m in "${names[@]}"; do
 	[ -f "$H/mutants/$m.patch" ] || die "no mutant $m (harness/mutants/)"
 	tests=$(kills "$m")
 	if [ -z "$tests" ] || [ "$tests" = none ]; then
-		rows+=("| $m | none | SURVIVED: no test is meant to kill it | |")
+		rows+=("| $m | $(why "$m") | none | SURVIVED: no test is meant to kill it | |")
 		survivors=$((survivors + 1))
 		continue
 	fi
@@ -64,8 +70,10 @@ for m in "${names[@]}"; do
 		if ! grep -aq '^KMEM-CHECK-EXIT' "$o" 2>/dev/null; then
 			verdict="killed: the VM did not finish"
 		elif grep -aq '^not ok ' "$o"; then
-			first=$(tr -d '\r' <"$o" | grep -a -m1 '^# *not ok ' | sed 's/^# *not ok [0-9]* //')
-			[ -n "$first" ] || first=$(tr -d '\r' <"$o" | grep -a -m1 '^not ok ' | sed 's/^not ok [0-9]* //')
+			first=$(tr -d '\r' <"$o" | grep -a -m1 '^# *not ok ' |
+				sed 's/^# *not ok [0-9]* //')
+			[ -n "$first" ] || first=$(tr -d '\r' <"$o" | grep -a -m1 '^not ok ' |
+				sed 's/^not ok [0-9]* //')
 			verdict="killed: ${first//|/\\|}"
 		else
 			verdict="SURVIVED"
@@ -75,22 +83,25 @@ for m in "${names[@]}"; do
 	killed*) ;;
 	*) survivors=$((survivors + 1)) ;;
 	esac
-	rows+=("| $m | $tests | $verdict | $(($(date +%s) - t0)) s |")
+	rows+=("| $m | $(why "$m") | $tests | $verdict | $(($(date +%s) - t0)) s |")
 	progress mutant "$m: $verdict"
 done
 
 # Back to the series as it is, so that nothing built next carries a mutant.
-"$H/assemble.sh" >"$logs/restore.log" 2>&1 || die "assemble without a mutant failed, see $logs/restore.log"
+"$H/assemble.sh" >"$logs/restore.log" 2>&1 ||
+	die "assemble without a mutant failed, see $logs/restore.log"
 
 {
 	echo "# Mutants"
 	echo
-	echo "\`make mutants\` on $(date -u +%Y-%m-%d), tree $(git -C "$TOP" describe --always --dirty 2>/dev/null)."
-	echo "Each mutant (harness/mutants/) is a deliberate breakage; its \"Kills:\" tests ran"
-	echo "in the VM with it applied. The first failing check is quoted."
+	echo "\`make mutants\` on $(date -u +%Y-%m-%d)," \
+	     "tree $(git -C "$TOP" describe --always --dirty 2>/dev/null)."
+	echo "Each mutant (harness/mutants/) is a deliberate breakage, said by its"
+	echo "\"Why:\" header; its \"Kills:\" tests ran in the VM with it applied."
+	echo "The first failing check is quoted."
 	echo
-	echo "| mutant | tests run | result | time |"
-	echo "|---|---|---|---|"
+	echo "| mutant | what it breaks, and what must catch it | tests run | result | time |"
+	echo "|---|---|---|---|---|"
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "${#names[@]} mutants, $((${#names[@]} - survivors)) killed, $survivors not;" \
