@@ -41,6 +41,31 @@ why() {
 		tr -s ' \n' ' ' | sed 's/^Why: //; s/ $//; s/|/\\|/g'
 }
 
+# A failed check, at any depth of the VM's TAP ("not ok", "# not ok", ...).
+FAILED='^(# *)*not ok '
+
+# stop_at_first_failure PID LOG: wait for vm.sh (PID). Once a check has
+# failed, the mutant is killed: the rest of the run (later checks, the
+# kmemleak scan, a guest the mutant hung, which would otherwise run into
+# the timeout) cannot change that, so the VM is stopped after a grace
+# period in which the console still gets the failure's splat. Says so in
+# LOG.
+stop_at_first_failure() {
+	local out="$VDIR/vm/out-check.log"
+
+	while kill -0 "$1" 2>/dev/null; do
+		if grep -aqE "$FAILED" "$out" 2>/dev/null; then
+			sleep "${MUTANT_GRACE:-30}"
+			kill -0 "$1" 2>/dev/null || break
+			echo "a check failed: VM stopped after ${MUTANT_GRACE:-30} s" >>"$2"
+			pkill -f "qemu-system-x86_64 .*$VDIR/vm/console-check.log"
+			break
+		fi
+		sleep 5
+	done
+	wait "$1"
+}
+
 rows=()
 survivors=0
 t_all=$(date +%s)
@@ -61,20 +86,20 @@ for m in "${names[@]}"; do
 		verdict="ERROR: does not apply or build (see $logs/$m.build.log)"
 	else
 		# a mutant may hang the guest: bound each run well below make
-		# check's VM timeout
+		# check's VM timeout, and stop it once a check has failed
+		rm -f "$VDIR/vm/out-check.log" "$VDIR/vm/console-check.log"
 		T=$tests VM_TIMEOUT=${MUTANT_VM_TIMEOUT:-1500} "$H/vm.sh" check \
-			>>"$logs/$m.build.log" 2>&1
+			>>"$logs/$m.build.log" 2>&1 &
+		stop_at_first_failure $! "$logs/$m.build.log"
 		cp "$VDIR/vm/out-check.log" "$logs/$m.out.log" 2>/dev/null
 		cp "$VDIR/vm/console-check.log" "$logs/$m.console.log" 2>/dev/null
 		o="$logs/$m.out.log"
-		if ! grep -aq '^KMEM-CHECK-EXIT' "$o" 2>/dev/null; then
-			verdict="killed: the VM did not finish"
-		elif grep -aq '^not ok ' "$o"; then
-			first=$(tr -d '\r' <"$o" | grep -a -m1 '^# *not ok ' |
-				sed 's/^# *not ok [0-9]* //')
-			[ -n "$first" ] || first=$(tr -d '\r' <"$o" | grep -a -m1 '^not ok ' |
-				sed 's/^not ok [0-9]* //')
+		if grep -aqE "$FAILED" "$o" 2>/dev/null; then
+			first=$(tr -d '\r' <"$o" | grep -aE -m1 "$FAILED" |
+				sed -E "s/${FAILED}[0-9]* //")
 			verdict="killed: ${first//|/\\|}"
+		elif ! grep -aq '^KMEM-CHECK-EXIT' "$o" 2>/dev/null; then
+			verdict="killed: the VM did not finish"
 		else
 			verdict="SURVIVED"
 		fi
