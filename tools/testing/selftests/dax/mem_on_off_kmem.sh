@@ -19,9 +19,10 @@
 # The policy also sends boot memory the script offlines and onlines again
 # to ZONE_MOVABLE; such blocks are put back into their zone afterwards.
 #
-# Its own picks are random (the blocks it offlines, and those it fails
-# with injected errors): alone they may not touch the device at all. So
-# the device's blocks are offlined by hand first, through memoryN/state
+# Alone it may not touch the device at all: its offline step takes the
+# first online blocks in ls order (memory0, memory1, memory10, ...: boot
+# memory), its error-injection picks are random. So the device's blocks
+# are offlined by hand first, through memoryN/state
 # (a foreign writer, which kmem lets through outside its transitions):
 # the script's first step then onlines every one of them with a plain
 # "online", which the policy sends to ZONE_MOVABLE and kmem must let
@@ -29,7 +30,7 @@
 #
 # Checks: the device reads offline after the offline by hand; the script
 # exits 0; its first step onlined every block of the device (which of
-# them its random offline step picked is printed); its error-injection
+# them its offline step took is printed); its error-injection
 # half ran (it skips it silently when the module is missing); afterwards
 # the device reads online_movable with every block online in ZONE_MOVABLE
 # and kmem's figures match the blocks; the unbind leaves /proc/iomem and
@@ -111,8 +112,8 @@ injection_ran() {
 check "its memory notifier error-injection half ran" injection_ran
 
 # first_step: the script's first step onlined every block of the device
-# (its "offline->online memoryN" lines); which of them its later, random
-# offlines picked is printed ("online->offline memoryN").
+# (its "offline->online memoryN" lines); which of them its offline step
+# took is printed ("online->offline memoryN").
 first_step() {
 	local b n rc=0 list=
 
@@ -122,7 +123,7 @@ first_step() {
 			{ msg "the script did not online ${b##*/}"; rc=1; }
 		grep -q "^online->offline memory$n\$" "$OUT" && list="$list ${b##*/}"
 	done
-	msg "its offline step picked of the device's blocks:${list:- none}"
+	msg "blocks of the device its offline step took:${list:- none}"
 	return $rc
 }
 check "its first step onlined every block of the device" first_step
