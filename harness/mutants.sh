@@ -55,7 +55,13 @@ stop_at_first_failure() {
 
 	while kill -0 "$1" 2>/dev/null; do
 		if grep -aqE "$FAILED" "$out" 2>/dev/null; then
-			sleep "${MUTANT_GRACE:-30}"
+			local t=0
+
+			while [ "$t" -lt "${MUTANT_GRACE:-30}" ] &&
+			      kill -0 "$1" 2>/dev/null; do
+				sleep 1
+				t=$((t + 1))
+			done
 			kill -0 "$1" 2>/dev/null || break
 			echo "a check failed: VM stopped after ${MUTANT_GRACE:-30} s" >>"$2"
 			pkill -f "qemu-system-x86_64 .*$VDIR/vm/console-check.log"
