@@ -115,16 +115,20 @@ static const char *const kmem_state_names[KMEM_S_MAX] = {
 };
 
 /**
- * struct kmem_range - one memory-block aligned range of a device
- * @start: physical start, memory block aligned
- * @size: bytes, a multiple of the memory block size
+ * struct kmem_range - one range of a device, clipped to what can be added
+ * @start: physical start: 2 MiB aligned (mhp_subblock_pages()), or memory
+ *	block aligned for a device with memmap_on_memory
+ * @size: bytes, a multiple of the same
  * @first: index of its first block in &kmem_dev.bstate
+ * @nr: blocks it touches; the first and the last may be partial (a
+ *	"sub-block" added with MHP_SUBBLOCK), the others are whole
  * @res: the parent resource ("daxX.Y") the System RAM is added under
  */
 struct kmem_range {
 	u64 start;
 	u64 size;
 	unsigned int first;
+	unsigned int nr;
 	struct resource *res;
 };
 
@@ -161,9 +165,11 @@ struct kmem_failure {
  * @nr_ranges: entries in @ranges
  * @ranges: the device's ranges, memory block aligned
  * @nr_blocks: blocks over all ranges
+ * @size: bytes over all ranges
  * @stat_lock: protects everything below
  * @bstate: one enum kmem_bstate per block, written by kmem_set_bstate()
  * @count: blocks per enum kmem_bstate
+ * @bytes: bytes per enum kmem_bstate (blocks may be partial)
  * @want_online: the device was onlined with the word "online"
  * @movable: the device was last onlined with "online_movable"
  * @busy: a whole-device transition of ours is running
@@ -192,10 +198,12 @@ struct kmem_dev {
 	unsigned int nr_ranges;
 	struct kmem_range *ranges;
 	unsigned int nr_blocks;
+	u64 size;
 
 	spinlock_t stat_lock;		/* block states and figures */
 	u8 *bstate;
 	unsigned int count[KMEM_B_MAX];
+	u64 bytes[KMEM_B_MAX];
 	bool want_online;
 	bool movable;
 	bool busy;
@@ -224,6 +232,7 @@ static int kmem_default_policy = DAX_ONLINE_POLICY_SYSTEM;
 static unsigned int offline_timeout_ms = 10000;
 static unsigned int unbind_timeout_ms = 60000;
 static unsigned int unplug_retries = 3;
+static bool subblock;
 static unsigned int retry_max_delay_ms = 60000;
 
 static int kmem_policy_set(const char *val, const struct kernel_param *kp)
@@ -275,15 +284,64 @@ module_param_cb(retry_max_delay_ms, &kmem_ms_ops, &retry_max_delay_ms, 0644);
 MODULE_PARM_DESC(retry_max_delay_ms,
 		 "Longest backoff of the background removal of retained memory");
 
+module_param(subblock, bool, 0644);
+MODULE_PARM_DESC(subblock,
+		 "Add the parts of memory blocks at a range's ends too (2 MiB granules), read at bind; default: whole memory blocks only");
+
 /* ---- block bookkeeping ------------------------------------------------ */
 
-/* The one setter of bstate[]; keeps count[] in step. */
+/* The range that holds block @idx. */
+static struct kmem_range *kmem_range_of(struct kmem_dev *kdev, unsigned int idx)
+{
+	struct kmem_range *r = kdev->ranges;
+
+	while (idx >= r->first + r->nr)
+		r++;
+	return r;
+}
+
+/*
+ * The part of block @idx that is the device's: [*@addr, *@addr + return).
+ * Whole memory blocks, except at the ends of a range.
+ */
+static u64 kmem_block_span(struct kmem_dev *kdev, unsigned int idx, u64 *addr)
+{
+	struct kmem_range *r = kmem_range_of(kdev, idx);
+	u64 block = ALIGN_DOWN(r->start, kmem_block_size) +
+		    (u64)(idx - r->first) * kmem_block_size;
+	u64 start = max(block, r->start);
+	u64 end = min(block + kmem_block_size, r->start + r->size);
+
+	*addr = start;
+	return end - start;
+}
+
+static u64 kmem_block_addr(struct kmem_dev *kdev, unsigned int idx)
+{
+	u64 addr;
+
+	kmem_block_span(kdev, idx, &addr);
+	return addr;
+}
+
+static u64 kmem_block_len(struct kmem_dev *kdev, unsigned int idx)
+{
+	u64 addr;
+
+	return kmem_block_span(kdev, idx, &addr);
+}
+
+/* The one setter of bstate[]; keeps count[] and bytes[] in step. */
 static void kmem_set_bstate(struct kmem_dev *kdev, unsigned int idx,
 			    enum kmem_bstate new)
 {
+	u64 len = kmem_block_len(kdev, idx);
+
 	lockdep_assert_held(&kdev->stat_lock);
 	kdev->count[kdev->bstate[idx]]--;
+	kdev->bytes[kdev->bstate[idx]] -= len;
 	kdev->count[new]++;
+	kdev->bytes[new] += len;
 	kdev->bstate[idx] = new;
 }
 
@@ -307,15 +365,6 @@ static unsigned int kmem_nr_present(struct kmem_dev *kdev)
 	return nr;
 }
 
-static u64 kmem_block_addr(struct kmem_dev *kdev, unsigned int idx)
-{
-	struct kmem_range *r = kdev->ranges;
-
-	while (idx >= r->first + (r->size >> kmem_block_shift))
-		r++;
-	return r->start + (u64)(idx - r->first) * kmem_block_size;
-}
-
 /* Index of the block holding @addr, or -1 if it is not ours. */
 static int kmem_block_of(struct kmem_dev *kdev, u64 addr)
 {
@@ -325,23 +374,35 @@ static int kmem_block_of(struct kmem_dev *kdev, u64 addr)
 		struct kmem_range *r = &kdev->ranges[i];
 
 		if (addr >= r->start && addr - r->start < r->size)
-			return r->first + ((addr - r->start) >> kmem_block_shift);
+			return r->first + (addr >> kmem_block_shift) -
+			       (r->start >> kmem_block_shift);
 	}
 	return -1;
 }
 
-/* The number of present blocks of the range @r of @kdev. */
-static unsigned int kmem_range_present(struct kmem_dev *kdev,
-				       struct kmem_range *r)
+/* The bytes present of the range @r of @kdev. */
+static u64 kmem_range_present(struct kmem_dev *kdev, struct kmem_range *r)
 {
-	unsigned int idx, end = r->first + (r->size >> kmem_block_shift);
-	unsigned int nr = 0;
+	unsigned int idx, end = r->first + r->nr;
+	u64 bytes = 0;
 
 	spin_lock(&kdev->stat_lock);
 	for (idx = r->first; idx < end; idx++)
-		nr += kdev->bstate[idx] != KMEM_B_UNPLUGGED;
+		if (kdev->bstate[idx] != KMEM_B_UNPLUGGED)
+			bytes += kmem_block_len(kdev, idx);
 	spin_unlock(&kdev->stat_lock);
-	return nr;
+	return bytes;
+}
+
+/* Bytes present, over every range. */
+static u64 kmem_present(struct kmem_dev *kdev)
+{
+	u64 bytes;
+
+	spin_lock(&kdev->stat_lock);
+	bytes = kdev->size - kdev->bytes[KMEM_B_UNPLUGGED];
+	spin_unlock(&kdev->stat_lock);
+	return bytes;
 }
 
 static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
@@ -630,12 +691,15 @@ static void kmem_fail_exit(void)
 static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
 			   enum mmop type)
 {
-	u64 addr = kmem_block_addr(kdev, idx);
+	u64 addr, len = kmem_block_span(kdev, idx, &addr);
+	mhp_t flags = kdev->mhp_flags;
 	int rc;
 
 	lockdep_assert_held(&kdev->lock);
 	if (WARN_ON_ONCE(kmem_bstate(kdev, idx) != KMEM_B_UNPLUGGED))
 		return -EEXIST;
+	if (len != kmem_block_size)
+		flags |= MHP_SUBBLOCK;
 
 	/* present before it exists, so the notifier tracks its onlining */
 	spin_lock(&kdev->stat_lock);
@@ -644,9 +708,8 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
 	if (kmem_inject(addr))
 		rc = -EBUSY;
 	else
-		rc = add_memory_driver_managed(kdev->mgid, addr,
-					       kmem_block_size, kmem_res_name,
-					       kdev->mhp_flags, type);
+		rc = add_memory_driver_managed(kdev->mgid, addr, len,
+					       kmem_res_name, flags, type);
 	spin_lock(&kdev->stat_lock);
 	if (rc)
 		kmem_set_bstate(kdev, idx, KMEM_B_UNPLUGGED);
@@ -671,7 +734,7 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 {
 	unsigned long deadline = kmem_deadline(READ_ONCE(offline_timeout_ms));
 	struct mhp_offline_ctl ctl = { .signals = signals };
-	u64 addr = kmem_block_addr(kdev, idx);
+	u64 addr, len = kmem_block_span(kdev, idx, &addr);
 	int rc;
 
 	lockdep_assert_held(&kdev->lock);
@@ -684,8 +747,7 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 		ctl.reason = "injected";
 		ctl.fail_pfn = PHYS_PFN(addr);
 	} else {
-		rc = offline_and_remove_memory_bounded(addr, kmem_block_size,
-						       &ctl);
+		rc = offline_and_remove_memory_bounded(addr, len, &ctl);
 	}
 
 	spin_lock(&kdev->stat_lock);
@@ -1008,17 +1070,10 @@ static const struct attribute_group kmem_state_group = {
 	.attrs = kmem_state_attrs,
 };
 
-static u64 kmem_bytes(unsigned int blocks)
-{
-	return (u64)blocks * kmem_block_size;
-}
-
 static ssize_t present_bytes_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	struct kmem_dev *kdev = to_kmem_dev(dev);
-
-	return sysfs_emit(buf, "%llu\n", kmem_bytes(kmem_nr_present(kdev)));
+	return sysfs_emit(buf, "%llu\n", kmem_present(to_kmem_dev(dev)));
 }
 static DEVICE_ATTR_RO(present_bytes);
 
@@ -1026,12 +1081,12 @@ static ssize_t kmem_count_show(struct device *dev, char *buf,
 			       enum kmem_bstate state)
 {
 	struct kmem_dev *kdev = to_kmem_dev(dev);
-	unsigned int nr;
+	u64 bytes;
 
 	spin_lock(&kdev->stat_lock);
-	nr = kdev->count[state];
+	bytes = kdev->bytes[state];
 	spin_unlock(&kdev->stat_lock);
-	return sysfs_emit(buf, "%llu\n", kmem_bytes(nr));
+	return sysfs_emit(buf, "%llu\n", bytes);
 }
 
 static ssize_t online_kernel_bytes_show(struct device *dev,
@@ -1181,8 +1236,8 @@ static ssize_t kmem_retained_emit(char *buf, bool detail)
 	mutex_lock(&kmem_retained_lock);
 	list_for_each_entry(kdev, &kmem_retained_list, retained) {
 		struct kmem_pfn_str pfn;
-		unsigned int present;
 		struct kmem_failure f;
+		u64 present;
 		unsigned long tries, seq;
 
 		len += kmem_emit_ranges(kdev, buf, len);
@@ -1191,14 +1246,14 @@ static ssize_t kmem_retained_emit(char *buf, bool detail)
 			continue;
 		}
 		spin_lock(&kdev->stat_lock);
-		present = kdev->nr_blocks - kdev->count[KMEM_B_UNPLUGGED];
+		present = kdev->size - kdev->bytes[KMEM_B_UNPLUGGED];
 		tries = kdev->offline_attempts;
 		seq = kdev->retry_seq;
 		f = kdev->last;
 		spin_unlock(&kdev->stat_lock);
 		len += sysfs_emit_at(buf, len,
 				     " node=%d present_bytes=%llu attempts=%lu retry_seq=%lu errno=%d pfn=%s reason=%s\n",
-				     kdev->nid, kmem_bytes(present), tries, seq, f.err,
+				     kdev->nid, present, tries, seq, f.err,
 				     f.err ? kmem_pfn(f.pfn, &pfn) : "unknown",
 				     f.reason ?: "none");
 	}
@@ -1287,7 +1342,7 @@ static void kmem_abandon(struct kmem_dev *kdev)
 	struct kmem_pfn_str pfn;
 
 	pr_err("%s: %llu bytes stay System RAM until reboot: module unloaded (errno=%d pfn=%s reason=%s)\n",
-	       kdev->name, kmem_bytes(kmem_nr_present(kdev)), f.err,
+	       kdev->name, kmem_present(kdev), f.err,
 	       kmem_pfn(f.pfn, &pfn), f.reason ?: "none");
 	unregister_memory_notifier(&kdev->nb);
 	WRITE_ONCE(kmem_abandoned, true);
@@ -1445,9 +1500,20 @@ static struct kmem_dev *kmem_claim_retained(struct kmem_dev *probe)
 	return found;
 }
 
-/* The device's ranges, clipped to whole memory blocks. */
-static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax)
+/*
+ * The device's ranges, clipped to whole memory blocks or, with @sub (the
+ * module parameter subblock when the device binds), to 2 MiB
+ * (mhp_subblock_pages()): then every block they touch is added, whole or in
+ * part. A device with memmap_on_memory keeps whole memory blocks: a partial
+ * block cannot host its own memmap (the core refuses MHP_MEMMAP_ON_MEMORY
+ * with MHP_SUBBLOCK), and taking its memmap from DRAM instead would quietly
+ * break the promise the setting makes.
+ */
+static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax,
+			    bool sub)
 {
+	u64 align = dev_dax->memmap_on_memory || !sub ?
+		    kmem_block_size : PFN_PHYS(mhp_subblock_pages());
 	unsigned int i, n = 0, blocks = 0;
 
 	kdev->ranges = kcalloc(dev_dax->nr_range, sizeof(*kdev->ranges),
@@ -1456,8 +1522,8 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 		return -ENOMEM;
 	for (i = 0; i < dev_dax->nr_range; i++) {
 		struct range *range = &dev_dax->ranges[i].range;
-		u64 start = ALIGN(range->start, kmem_block_size);
-		u64 end = ALIGN_DOWN(range->end + 1, kmem_block_size);
+		u64 start = ALIGN(range->start, align);
+		u64 end = ALIGN_DOWN(range->end + 1, align);
 
 		if (start >= end) {
 			dev_info(&dev_dax->dev,
@@ -1465,10 +1531,25 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 				 i, range->start, range->end);
 			continue;
 		}
+		/*
+		 * A core rule: one sub-block range per memory block. Two
+		 * ranges of the device that meet inside a block cannot both
+		 * have it; the later one starts at the next block.
+		 */
+		if (n && (start >> kmem_block_shift) ==
+		    ((kdev->ranges[n - 1].start + kdev->ranges[n - 1].size - 1) >>
+		     kmem_block_shift)) {
+			start = ALIGN(start, kmem_block_size);
+			if (start >= end)
+				continue;
+		}
 		kdev->ranges[n].start = start;
 		kdev->ranges[n].size = end - start;
 		kdev->ranges[n].first = blocks;
-		blocks += (end - start) >> kmem_block_shift;
+		kdev->ranges[n].nr = ((end - 1) >> kmem_block_shift) -
+				     (start >> kmem_block_shift) + 1;
+		blocks += kdev->ranges[n].nr;
+		kdev->size += end - start;
 		n++;
 	}
 	kdev->nr_ranges = n;
@@ -1568,12 +1649,13 @@ static struct kmem_dev *kmem_alloc(struct dev_dax *dev_dax)
 	INIT_DELAYED_WORK(&kdev->retry_work, kmem_retry_work);
 	kdev->nb.notifier_call = kmem_memory_notify;
 	kdev->name = kstrdup_const(dev_name(&dev_dax->dev), GFP_KERNEL);
-	if (!kdev->name || kmem_init_ranges(kdev, dev_dax)) {
+	if (!kdev->name || kmem_init_ranges(kdev, dev_dax, READ_ONCE(subblock))) {
 		kmem_release(kdev);
 		return NULL;
 	}
 	/* no block present, also before kmem_setup() allocates bstate[] */
 	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
+	kdev->bytes[KMEM_B_UNPLUGGED] = kdev->size;
 	return kdev;
 }
 
@@ -1600,9 +1682,7 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 	if (rc)
 		return rc;
 
-	rc = memory_group_register_static(kdev->nid,
-					  kdev->nr_blocks *
-					  PHYS_PFN(kmem_block_size));
+	rc = memory_group_register_static(kdev->nid, PHYS_PFN(kdev->size));
 	if (rc < 0)
 		return rc;
 	kdev->mgid = rc;
@@ -1633,7 +1713,7 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 	u64 had;
 
 	mutex_lock(&old->lock);
-	had = kmem_bytes(kmem_nr_present(old));
+	had = kmem_present(old);
 	if (strcmp(old->name, probe->name)) {
 		names = krealloc_array(old->old_names, old->nr_old_names + 1,
 				       sizeof(*names), GFP_KERNEL);
@@ -1703,7 +1783,7 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 		dev_set_drvdata(dev, old);
 		dev_info(dev, "re-adopted %llu bytes of retained memory, now %s with %llu bytes\n",
 			 had, kmem_state_names[kmem_state(old)],
-			 kmem_bytes(kmem_nr_present(old)));
+			 kmem_present(old));
 		return 0;
 	}
 
@@ -1762,7 +1842,8 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 	if (left) {
 		struct kmem_failure f = kmem_last_failure(kdev);
 		struct kmem_pfn_str pfn;
-		unsigned int i, nr;
+		unsigned int i;
+		u64 nr;
 
 		err = f.err;
 		for (i = 0; i < kdev->nr_ranges; i++) {
@@ -1776,13 +1857,12 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 			    f.addr - r->start >= r->size) {
 				dev_warn(dev,
 					 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed; retrying in the background\n",
-					 kmem_bytes(nr), r->start,
-					 r->start + r->size - 1);
+					 nr, r->start, r->start + r->size - 1);
 				continue;
 			}
 			dev_warn(dev,
 				 "retaining %llu bytes of [mem %#llx-%#llx] that could not be removed (errno=%d pfn=%s reason=%s); retrying in the background\n",
-				 kmem_bytes(nr), r->start, r->start + r->size - 1,
+				 nr, r->start, r->start + r->size - 1,
 				 f.err, kmem_pfn(f.pfn, &pfn),
 				 f.reason ?: "none");
 		}

@@ -18,9 +18,11 @@
 
 #define MB_(n)	((u64)(n) * kmem_block_size)
 
+#define SZ_SUB	PFN_PHYS(mhp_subblock_pages())
+
 /* A fake device with @n ranges given as {start, size} pairs of bytes. */
 static struct dev_dax *kmem_test_dev_dax(struct kunit *test, unsigned int n,
-					 const u64 (*r)[2])
+					 const u64 (*r)[2], bool memmap_on_memory)
 {
 	struct dev_dax *dev_dax;
 	unsigned int i;
@@ -31,6 +33,7 @@ static struct dev_dax *kmem_test_dev_dax(struct kunit *test, unsigned int n,
 					GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, dev_dax->ranges);
 	dev_dax->nr_range = n;
+	dev_dax->memmap_on_memory = memmap_on_memory;
 	for (i = 0; i < n; i++) {
 		dev_dax->ranges[i].range.start = r[i][0];
 		dev_dax->ranges[i].range.end = r[i][0] + r[i][1] - 1;
@@ -40,29 +43,51 @@ static struct dev_dax *kmem_test_dev_dax(struct kunit *test, unsigned int n,
 
 KUNIT_DEFINE_ACTION_WRAPPER(kmem_test_kfree, kfree, const void *);
 
-/* A kdev with the ranges of a fake device and zeroed block states. */
-static struct kmem_dev *kmem_test_kdev(struct kunit *test, unsigned int n,
-				       const u64 (*r)[2])
+/*
+ * A kdev with the ranges of a fake device and zeroed block states; with
+ * @mom the device has memmap_on_memory, with @sub kmem.subblock is set
+ * (2 MiB clipping unless @mom).
+ */
+static struct kmem_dev *kmem_test_kdev_opts(struct kunit *test, unsigned int n,
+					    const u64 (*r)[2], bool mom, bool sub)
 {
 	struct kmem_dev *kdev;
 
 	kdev = kunit_kzalloc(test, sizeof(*kdev), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, kdev);
 	spin_lock_init(&kdev->stat_lock);
-	KUNIT_ASSERT_EQ(test, kmem_init_ranges(kdev, kmem_test_dev_dax(test, n, r)), 0);
+	KUNIT_ASSERT_EQ(test, kmem_init_ranges(kdev, kmem_test_dev_dax(test, n, r, mom),
+					       sub), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kmem_test_kfree, kdev->ranges), 0);
 	if (kdev->nr_blocks) {
 		kdev->bstate = kunit_kzalloc(test, kdev->nr_blocks, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, kdev->bstate);
 	}
 	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
+	kdev->bytes[KMEM_B_UNPLUGGED] = kdev->size;
 	return kdev;
+}
+
+/* whole blocks: memmap_on_memory */
+static struct kmem_dev *kmem_test_kdev_mom(struct kunit *test, unsigned int n,
+					   const u64 (*r)[2])
+{
+	return kmem_test_kdev_opts(test, n, r, true, true);
+}
+
+/* 2 MiB clipping: kmem.subblock */
+static struct kmem_dev *kmem_test_kdev(struct kunit *test, unsigned int n,
+				       const u64 (*r)[2])
+{
+	return kmem_test_kdev_opts(test, n, r, false, true);
 }
 
 /*
  * Three ranges as a CXL or hmem device may have them: one aligned, one
- * starting and ending inside blocks, one smaller than a block. The third
- * is dropped, the second clipped inwards, block indices run on.
+ * starting and ending inside blocks, one smaller than a block, all 2 MiB
+ * aligned. With memmap_on_memory the third is dropped and the second
+ * clipped inwards to whole blocks; without, every byte is kept and the
+ * partial blocks are blocks of their own. Block indices run on.
  */
 static void kmem_test_fill(u64 (*r)[2])
 {
@@ -74,13 +99,25 @@ static void kmem_test_fill(u64 (*r)[2])
 	r[2][1] = kmem_block_size / 2;		/* inside one block */
 }
 
+/* false: kmem.subblock off; true: memmap_on_memory with kmem.subblock on */
+static const bool kmem_whole_cases[] = { false, true };
+
+static void kmem_whole_case_desc(const bool *c, char *desc)
+{
+	strscpy(desc, *c ? "memmap_on_memory" : "subblock_off", KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(kmem_whole, kmem_whole_cases, kmem_whole_case_desc);
+
+/* Whole blocks: kmem.subblock off (the default), or memmap_on_memory. */
 static void dax_kmem_ranges_clipped(struct kunit *test)
 {
+	const bool *whole_by_mom = test->param_value;
 	u64 r[3][2];
 	struct kmem_dev *kdev;
 
 	kmem_test_fill(r);
-	kdev = kmem_test_kdev(test, 3, r);
+	kdev = kmem_test_kdev_opts(test, 3, r, *whole_by_mom, *whole_by_mom);
 
 	KUNIT_EXPECT_EQ(test, kdev->nr_ranges, 2);
 	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 4);
@@ -94,7 +131,50 @@ static void dax_kmem_ranges_clipped(struct kunit *test)
 	/* one block present in the second range, none in the first */
 	kdev->bstate[3] = KMEM_B_MOVABLE;
 	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[0]), 0);
-	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[1]), 1);
+	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[1]), MB_(1));
+}
+
+static void dax_kmem_ranges_subblock(struct kunit *test)
+{
+	u64 r[3][2];
+	struct kmem_dev *kdev;
+
+	kmem_test_fill(r);
+	kdev = kmem_test_kdev(test, 3, r);
+
+	KUNIT_EXPECT_EQ(test, kdev->nr_ranges, 3);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 7);
+	KUNIT_EXPECT_EQ(test, kdev->size, MB_(2) + MB_(3) + kmem_block_size / 2);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].start, r[1][0]);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].size, MB_(3));
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].first, 2);
+	/* [40.5, 43.5): half of 40, 41, 42, half of 43 */
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].nr, 4);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[2].start, r[2][0]);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[2].first, 6);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[2].nr, 1);
+	/* the half block at the head and the whole one after it */
+	kdev->bstate[2] = KMEM_B_MOVABLE;
+	kdev->bstate[3] = KMEM_B_MOVABLE;
+	KUNIT_EXPECT_EQ(test, kmem_range_present(kdev, &kdev->ranges[1]),
+			MB_(1) + kmem_block_size / 2);
+}
+
+/* Two ranges meeting inside one block: the later one starts at the next. */
+static void dax_kmem_ranges_share_block(struct kunit *test)
+{
+	u64 r[2][2];
+	struct kmem_dev *kdev;
+
+	r[0][0] = MB_(10);
+	r[0][1] = kmem_block_size / 4;
+	r[1][0] = MB_(10) + kmem_block_size / 2;
+	r[1][1] = MB_(1);
+	kdev = kmem_test_kdev(test, 2, r);
+	KUNIT_EXPECT_EQ(test, kdev->nr_ranges, 2);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].start, MB_(11));
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].size, kmem_block_size / 2);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 2);
 }
 
 static void dax_kmem_ranges_none_left(struct kunit *test)
@@ -104,6 +184,11 @@ static void dax_kmem_ranges_none_left(struct kunit *test)
 
 	r[0][0] = MB_(8) + 4096;
 	r[0][1] = kmem_block_size;	/* straddles two blocks, fills none */
+	kdev = kmem_test_kdev_mom(test, 1, r);
+	KUNIT_EXPECT_EQ(test, kdev->nr_ranges, 0);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 0);
+
+	r[0][1] = SZ_SUB;		/* straddles two 2 MiB, fills none */
 	kdev = kmem_test_kdev(test, 1, r);
 	KUNIT_EXPECT_EQ(test, kdev->nr_ranges, 0);
 	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 0);
@@ -111,8 +196,13 @@ static void dax_kmem_ranges_none_left(struct kunit *test)
 
 static void dax_kmem_block_addr_round_trip(struct kunit *test)
 {
-	static const unsigned int want[] = { 32, 33, 41, 42 };
-	u64 r[3][2];
+	/* start and length of each block's part, in quarter blocks */
+	static const unsigned int want[][2] = {
+		{ 128, 4 }, { 132, 4 }, { 162, 2 }, { 164, 4 }, { 168, 4 },
+		{ 172, 2 }, { 201, 2 },
+	};
+	const u64 q = kmem_block_size / 4;
+	u64 r[3][2], addr, len;
 	struct kmem_dev *kdev;
 	unsigned int i;
 
@@ -121,18 +211,19 @@ static void dax_kmem_block_addr_round_trip(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, kdev->nr_blocks, ARRAY_SIZE(want));
 
 	for (i = 0; i < kdev->nr_blocks; i++) {
-		u64 addr = kmem_block_addr(kdev, i);
-
-		KUNIT_EXPECT_EQ(test, addr, MB_(want[i]));
+		len = kmem_block_span(kdev, i, &addr);
+		KUNIT_EXPECT_EQ(test, addr, want[i][0] * q);
+		KUNIT_EXPECT_EQ(test, len, want[i][1] * q);
 		KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, addr), (int)i);
-		/* any byte of the block maps to it */
-		KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, addr + kmem_block_size - 1), (int)i);
+		/* any byte of the part maps to it */
+		KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, addr + len - 1), (int)i);
 	}
-	/* the hole between the ranges, the clipped edges, the dropped range */
+	/* the hole between the ranges, the edges */
 	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(34)), -1);
 	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(40)), -1);
-	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(43)), -1);
+	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(43) + 2 * q), -1);
 	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(50)), -1);
+	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(50) + 3 * q), -1);
 	KUNIT_EXPECT_EQ(test, kmem_block_of(kdev, MB_(32) - 1), -1);
 }
 
@@ -227,12 +318,14 @@ static void dax_kmem_set_bstate_keeps_counts(struct kunit *test)
 	u64 r[1][2] = { { 0, 0 } };
 	unsigned int seq[] = { 3, 0, 5, 3, 7, 0, 1, 3, 6, 2, 0, 4, 3, 5 };
 	unsigned int i, s, recount[KMEM_B_MAX];
+	u64 rebytes[KMEM_B_MAX];
 	struct kmem_dev *kdev;
 
-	r[0][0] = MB_(64);
-	r[0][1] = MB_(8);
+	/* partial first and last blocks: bytes[] must weigh them */
+	r[0][0] = MB_(64) - SZ_SUB;
+	r[0][1] = MB_(7) + 2 * SZ_SUB;
 	kdev = kmem_test_kdev(test, 1, r);
-	KUNIT_ASSERT_EQ(test, kdev->nr_blocks, 8);
+	KUNIT_ASSERT_EQ(test, kdev->nr_blocks, 9);
 
 	for (i = 0; i < ARRAY_SIZE(seq); i++) {
 		spin_lock(&kdev->stat_lock);
@@ -240,10 +333,15 @@ static void dax_kmem_set_bstate_keeps_counts(struct kunit *test)
 		spin_unlock(&kdev->stat_lock);
 
 		memset(recount, 0, sizeof(recount));
-		for (s = 0; s < kdev->nr_blocks; s++)
+		memset(rebytes, 0, sizeof(rebytes));
+		for (s = 0; s < kdev->nr_blocks; s++) {
 			recount[kdev->bstate[s]]++;
-		for (s = 0; s < KMEM_B_MAX; s++)
+			rebytes[kdev->bstate[s]] += kmem_block_len(kdev, s);
+		}
+		for (s = 0; s < KMEM_B_MAX; s++) {
 			KUNIT_EXPECT_EQ(test, kdev->count[s], recount[s]);
+			KUNIT_EXPECT_EQ(test, kdev->bytes[s], rebytes[s]);
+		}
 	}
 	KUNIT_EXPECT_EQ(test, kmem_nr_present(kdev),
 			kdev->nr_blocks - recount[KMEM_B_UNPLUGGED]);
@@ -546,8 +644,10 @@ static void dax_kmem_placeholder_not_ram(struct kunit *test)
 }
 
 static struct kunit_case dax_kmem_test_cases[] = {
-	KUNIT_CASE(dax_kmem_ranges_clipped),
+	KUNIT_CASE_PARAM(dax_kmem_ranges_clipped, kmem_whole_gen_params),
 	KUNIT_CASE(dax_kmem_ranges_none_left),
+	KUNIT_CASE(dax_kmem_ranges_subblock),
+	KUNIT_CASE(dax_kmem_ranges_share_block),
 	KUNIT_CASE(dax_kmem_block_addr_round_trip),
 	KUNIT_CASE(dax_kmem_same_and_overlapping_ranges),
 	KUNIT_CASE_PARAM(dax_kmem_state_of_counts, kmem_state_gen_params),
