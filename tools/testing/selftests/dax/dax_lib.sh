@@ -164,6 +164,17 @@ kmem_range() {
 	echo "$s $e"
 }
 
+# kmem_range_2m DAX: "START END" (END exclusive) of the part of a
+# single-range dax device that kmem hot-adds with kmem.subblock=1: 2 MiB
+# aligned inwards.
+kmem_range_2m() {
+	local start size
+
+	start=$(($(dax_attr "$1" resource)))
+	size=$(dax_attr "$1" size)
+	echo $(((start + (2 << 20) - 1) >> 21 << 21)) $(((start + size) >> 21 << 21))
+}
+
 # blocks_of START END: memory block directories covering [START, END).
 blocks_of() {
 	local mb b
@@ -280,13 +291,15 @@ iomem_parent_chain() {
 	}' /proc/iomem
 }
 
-# kmem_blocks_of DAX: memory block directories of a dax device's hot-add
-# range.
+# kmem_blocks_of DAX: the memory block directories that exist of the
+# blocks a dax device's hot-add range touches, with kmem.subblock=1 or not.
 kmem_blocks_of() {
-	local s e
+	local s e b
 
-	read -r s e < <(kmem_range "$1")
-	blocks_of "$s" "$e"
+	read -r s e < <(kmem_range_2m "$1")
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
+		[ -d "$SYS_MEM/memory$b" ] && echo "$SYS_MEM/memory$b"
+	done
 }
 
 # ---------------------------------------------------------------------------
@@ -376,7 +389,7 @@ kmem_param_set() {
 }
 
 declare -A KMEM_SAVED
-KMEM_TUNABLES="online_policy offline_timeout_ms unbind_timeout_ms unplug_retries retry_max_delay_ms"
+KMEM_TUNABLES="online_policy offline_timeout_ms unbind_timeout_ms unplug_retries retry_max_delay_ms subblock"
 
 # kmem_params_save / kmem_params_restore: the module parameters a test
 # changes, and auto_online_blocks.

@@ -27,7 +27,7 @@ require_region small
 RACE_SECONDS=8
 
 ktap_print_header
-ktap_set_plan 39
+ktap_set_plan 40
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -174,6 +174,23 @@ for p in offline_timeout_ms unbind_timeout_ms retry_max_delay_ms; do
 	check "module $p: 0 and 3600001 EINVAL, nothing changes; 1 and 3600000 taken" \
 		time_param_ok "$p"
 done
+
+# subblock_param_ok: kmem.subblock takes a boolean only; junk is refused
+# with EINVAL and leaves the value; Y and N are taken and read back.
+subblock_param_ok() {
+	local f=$KMEM_PARAMS/subblock old rc=0
+
+	old=$(kmem_param subblock)
+	refused EINVAL "$f" maybe || rc=1
+	refused EINVAL "$f" 2 || rc=1
+	eq "subblock after junk" "$(kmem_param subblock)" "$old" || rc=1
+	expect_write OK "$f" Y && eq subblock "$(kmem_param subblock)" Y || rc=1
+	expect_write OK "$f" N && eq subblock "$(kmem_param subblock)" N || rc=1
+	expect_write OK "$f" "$old" || rc=1
+	return $rc
+}
+check "module subblock: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
+	subblock_param_ok
 
 # --- daxX.Y/state, memory unplugged ---
 
