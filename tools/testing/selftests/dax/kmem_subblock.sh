@@ -70,8 +70,11 @@ iomem_exact() {
 	while read -r st en parent; do
 		[ "$parent" = "$1" ] || continue
 		st=$((16#$st)) en=$((16#$en + 1))
-		[ "$st" = "$next" ] ||
-			{ msg "System RAM (kmem) of $1 at $(printf '%#x' "$st"), want $(printf '%#x' "$next")"; rc=1; }
+		if [ "$st" != "$next" ]; then
+			msg "System RAM (kmem) of $1 at $(printf '%#x' "$st")," \
+				"want $(printf '%#x' "$next")"
+			rc=1
+		fi
 		next=$en
 	done < <(iomem_kmem_all | sort)
 	eq "end of $1's System RAM (kmem)" "$(printf '%#x' "$next")" "$(printf '%#x' "$3")" || rc=1
@@ -190,8 +193,11 @@ four_in_one_section() {
 		start=$(($(cat "$SYS_ND/${NS[i]}/resource")))
 		size=$(cat "$SYS_ND/${NS[i]}/size")
 		: "${first:=$((start / KMEM_MB))}"
-		[ $((start / KMEM_MB)) = "$first" ] && [ $(((start + size - 1) / KMEM_MB)) = "$first" ] ||
-			{ msg "${NS[i]} is not in memory block $first"; return 1; }
+		if [ $((start / KMEM_MB)) != "$first" ] ||
+		   [ $(((start + size - 1) / KMEM_MB)) != "$first" ]; then
+			msg "${NS[i]} is not in memory block $first"
+			return 1
+		fi
 	done
 	msg "namespaces ${NS[*]} (${DAXES[*]}) in memory block $first"
 }
