@@ -31,7 +31,7 @@ FILL_OUT=/tmp/kmem_subblock.$$.fill
 DAX_RW=$DAX_DIR/dax_rw
 
 ktap_print_header
-ktap_set_plan 25
+ktap_set_plan 24
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
