@@ -7,10 +7,12 @@
 # Both kernels are built first (each in its own object directory, so a
 # second run rebuilds neither unless its inputs changed), then booted one
 # after the other. The raw samples, the machine facts, the results table
-# and the plot go to $BENCH_OUT (default results/bench/ in the repo).
+# and the plot go to $BENCH_OUT (default results/bench/ in the repo,
+# results/bench-capacity/ for KMEM_BENCH_ONLY=capacity).
 #
 # KMEM_BENCH_REPS (3) and KMEM_BENCH_SIZES ("1024 4096 16384", MiB) are
-# passed to the guest. KMEM_BENCH_ROUNDS=2 boots each kernel twice, in the
+# passed to the guest, and KMEM_BENCH_ONLY=capacity limits the workloads to
+# the capacity cases (minutes instead of an hour). KMEM_BENCH_ROUNDS=2 boots each kernel twice, in the
 # order stock, series, series, stock, so that a drift of the host during
 # the run weighs on both kernels alike; the samples of both boots count.
 set -euo pipefail
@@ -19,7 +21,8 @@ export TOP KMEM_CONFIG=bench
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 H="$TOP/harness"
-OUT=${BENCH_OUT:-$TOP/results/bench}
+# a partial run (KMEM_BENCH_ONLY) never overwrites the full run's results
+OUT=${BENCH_OUT:-$TOP/results/bench${KMEM_BENCH_ONLY:+-$KMEM_BENCH_ONLY}}
 VARIANTS="stock series"
 mkdir -p "$OUT"
 t0=$(date +%s)
@@ -51,7 +54,7 @@ for v in $order; do
 done
 
 {
-	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}${KMEM_BENCH_ROUNDS:+ KMEM_BENCH_ROUNDS=$KMEM_BENCH_ROUNDS}"
+	echo "command: make bench${KMEM_BENCH_REPS:+ KMEM_BENCH_REPS=$KMEM_BENCH_REPS}${KMEM_BENCH_SIZES:+ KMEM_BENCH_SIZES=\"$KMEM_BENCH_SIZES\"}${KMEM_BENCH_ROUNDS:+ KMEM_BENCH_ROUNDS=$KMEM_BENCH_ROUNDS}${KMEM_BENCH_ONLY:+ KMEM_BENCH_ONLY=$KMEM_BENCH_ONLY}"
 	echo "order: $order"
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "tree: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- . ":(exclude)${OUT#"$TOP"/}" 2>/dev/null || echo ' (with uncommitted changes)')"

@@ -81,7 +81,7 @@ cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.m
 # make stress: the same check VM, its tests given more cycles, a seed for
 # their random choices and a per-test timeout (kmemtest.* in guest/init)
 [ -n "${KMEM_STRESS_ARGS:-}" ] && cmdline="$cmdline $KMEM_STRESS_ARGS"
-[ "$mode" = bench ] && cmdline="$cmdline kmemtest.reps=${KMEM_BENCH_REPS:-3}${KMEM_BENCH_SIZES:+ kmemtest.sizes=$(echo "$KMEM_BENCH_SIZES" | tr ' ' ',')}"
+[ "$mode" = bench ] && cmdline="$cmdline kmemtest.reps=${KMEM_BENCH_REPS:-3}${KMEM_BENCH_SIZES:+ kmemtest.sizes=$(echo "$KMEM_BENCH_SIZES" | tr ' ' ',')}${KMEM_BENCH_ONLY:+ kmemtest.only=$KMEM_BENCH_ONLY}"
 
 qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
       -m "$ram,slots=6,maxmem=64G"
