@@ -18,7 +18,10 @@
 # nothing; after the first goes back to devdax (its memmap guard freed),
 # the second gets the block.
 #
-# Part 1 also runs the pfn walkers over the partial blocks while a process
+# Part 1 also takes the partial first block offline and online alone
+# through memoryN/state (MemTotal and node 1's ZONE_MOVABLE span follow) and
+# the whole device through daxX.Y/state, and runs the pfn walkers over the
+# partial blocks while a process
 # holds memory there: compaction, migratepages away and back, a read of
 # every pfn of the partial blocks through /proc/kpageflags (the absent part
 # must read as NOPAGE, the present part must not), soft_offline_page on a
@@ -45,7 +48,7 @@ FILL_OUT=/tmp/kmem_subblock.$$.fill
 DAX_RW=$DAX_DIR/dax_rw
 
 ktap_print_header
-ktap_set_plan 38
+ktap_set_plan 40
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -146,6 +149,53 @@ boot_block_whole() {
 	eq "memory0/present_bytes" "$(read_word "$SYS_MEM/memory0/present_bytes")" "$KMEM_MB"
 }
 check "a boot memory block's present_bytes is the block size" boot_block_whole
+
+# zone_start NODE ZONE: the zone's start_pfn in /proc/zoneinfo.
+zone_start() {
+	awk -v n="$1," -v z="$2" '$1 == "Node" { f = $2 == n && $4 == z; next }
+		f && $1 == "start_pfn:" { print $2; exit }' /proc/zoneinfo
+}
+
+# The partial block at the device's start, alone through memoryN/state:
+# MemTotal follows by its present bytes, node 1's ZONE_MOVABLE starts at
+# the next block while it is offline and at the device's start again once
+# it is back.
+head_block_cycle() {
+	local hb=$((s2 / KMEM_MB)) all rc=0
+
+	[ "$head" -gt 0 ] || { msg "no partial first block"; return 1; }
+	all=$(meminfo_kb MemTotal)
+	block_set "$SYS_MEM/memory$hb" offline || return 1
+	eq "memory$hb state" "$(read_word "$SYS_MEM/memory$hb/state")" offline || rc=1
+	memtotal_is $((all - head / 1024)) || rc=1
+	eq "node 1 Movable start_pfn, memory$hb offline" "$(zone_start 1 Movable)" \
+		$(((hb + 1) * KMEM_MB / PAGE)) || rc=1
+	block_set "$SYS_MEM/memory$hb" online_movable || return 1
+	memtotal_is "$all" || rc=1
+	eq "node 1 Movable start_pfn, memory$hb online" "$(zone_start 1 Movable)" \
+		$((s2 / PAGE)) || rc=1
+	blocks_in "$s2" "$e2" online Movable || rc=1
+	return $rc
+}
+check "the partial first block offline and online through memoryN/state; zone span follows" \
+	head_block_cycle
+
+# daxX.Y/state acts on every block, the partial ones included.
+dax_state_cycle() {
+	local f=$SYS_DAX/devices/$dax/state rc=0
+
+	expect_write OK "$f" offline || return 1
+	eq "$dax state" "$(dax_state "$dax")" offline || rc=1
+	blocks_in "$s2" "$e2" offline || rc=1
+	memtotal_grew_by 0 || rc=1
+	expect_write OK "$f" online_movable || return 1
+	eq "$dax state" "$(dax_state "$dax")" online_movable || rc=1
+	blocks_in "$s2" "$e2" online Movable || rc=1
+	memtotal_grew_by $(((e2 - s2) / 1024)) || rc=1
+	return $rc
+}
+check "daxX.Y/state offline, then online_movable: every block, the partial ones included" \
+	dax_state_cycle
 
 # Only the partial blocks stay online: the memory a process gets on node 1
 # is theirs.
