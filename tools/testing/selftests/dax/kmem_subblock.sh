@@ -21,12 +21,12 @@
 # Part 1 also takes the partial first block offline and online alone
 # through memoryN/state (MemTotal and node 1's ZONE_MOVABLE span follow) and
 # the whole device through daxX.Y/state, and runs the pfn walkers over the
-# partial blocks while a process
-# holds memory there: compaction, migratepages away and back, a read of
-# every pfn of the partial blocks through /proc/kpageflags (the absent part
-# must read as NOPAGE, the present part must not), soft_offline_page on a
-# page the process uses and hard_offline_page (memory_failure()) on a free
-# page; the poison goes with the memory at unbind.
+# partial blocks while a process holds memory there: compaction,
+# migratepages away and back, a read of every pfn of the partial blocks
+# through /proc/kpageflags (the absent part must read as NOPAGE, the
+# present part must not), soft_offline_page on a page the process uses and
+# hard_offline_page (memory_failure()) on a free page; the poison goes with
+# the memory at unbind.
 #
 # Part 3, a devdax neighbour in the System RAM's 4 MiB buddy block (small
 # region aligned to 2 MiB, a 30 MiB namespace next to a 32 MiB one): the
