@@ -17,22 +17,6 @@
 # memory block is refused (one sub-block range per block) and changes
 # nothing; after the first goes back to devdax (its memmap guard freed),
 # the second gets the block.
-#
-# Part 1 also takes the partial first block offline and online alone
-# through memoryN/state (MemTotal and node 1's ZONE_MOVABLE span follow) and
-# the whole device through daxX.Y/state, and runs the pfn walkers over the
-# partial blocks while a process holds memory there: compaction,
-# migratepages away and back, a read of every pfn of the partial blocks
-# through /proc/kpageflags (the absent part must read as NOPAGE, the
-# present part must not), soft_offline_page on a page the process uses and
-# hard_offline_page (memory_failure()) on a free page; the poison goes with
-# the memory at unbind.
-#
-# Part 3, a devdax neighbour in the System RAM's 4 MiB buddy block (small
-# region aligned to 2 MiB, a 30 MiB namespace next to a 32 MiB one): the
-# memmap guards keep a buddy block to one kind of memory, so whichever of
-# the two comes second is refused with EBUSY before anything is mapped (no
-# warning), the kernel log names its range, and nothing changes.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -43,12 +27,11 @@ require_region small
 small=$region
 require_region big
 MIB=$((1 << 20))
-PAGE=$(getconf PAGESIZE)
 FILL_OUT=/tmp/kmem_subblock.$$.fill
 DAX_RW=$DAX_DIR/dax_rw
 
 ktap_print_header
-ktap_set_plan 40
+ktap_set_plan 24
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -62,7 +45,6 @@ cleanup() {
 	rm -f "$FILL_OUT"
 	kmem_params_restore
 	kmem_reset
-	[ -n "${align0:-}" ] && echo "$align0" >"$SYS_ND/$small/align"
 }
 trap cleanup EXIT
 
@@ -150,53 +132,6 @@ boot_block_whole() {
 }
 check "a boot memory block's present_bytes is the block size" boot_block_whole
 
-# zone_start NODE ZONE: the zone's start_pfn in /proc/zoneinfo.
-zone_start() {
-	awk -v n="$1," -v z="$2" '$1 == "Node" { f = $2 == n && $4 == z; next }
-		f && $1 == "start_pfn:" { print $2; exit }' /proc/zoneinfo
-}
-
-# The partial block at the device's start, alone through memoryN/state:
-# MemTotal follows by its present bytes, node 1's ZONE_MOVABLE starts at
-# the next block while it is offline and at the device's start again once
-# it is back.
-head_block_cycle() {
-	local hb=$((s2 / KMEM_MB)) all rc=0
-
-	[ "$head" -gt 0 ] || { msg "no partial first block"; return 1; }
-	all=$(meminfo_kb MemTotal)
-	block_set "$SYS_MEM/memory$hb" offline || return 1
-	eq "memory$hb state" "$(read_word "$SYS_MEM/memory$hb/state")" offline || rc=1
-	memtotal_is $((all - head / 1024)) || rc=1
-	eq "node 1 Movable start_pfn, memory$hb offline" "$(zone_start 1 Movable)" \
-		$(((hb + 1) * KMEM_MB / PAGE)) || rc=1
-	block_set "$SYS_MEM/memory$hb" online_movable || return 1
-	memtotal_is "$all" || rc=1
-	eq "node 1 Movable start_pfn, memory$hb online" "$(zone_start 1 Movable)" \
-		$((s2 / PAGE)) || rc=1
-	blocks_in "$s2" "$e2" online Movable || rc=1
-	return $rc
-}
-check "the partial first block offline and online through memoryN/state; zone span follows" \
-	head_block_cycle
-
-# daxX.Y/state acts on every block, the partial ones included.
-dax_state_cycle() {
-	local f=$SYS_DAX/devices/$dax/state rc=0
-
-	expect_write OK "$f" offline || return 1
-	eq "$dax state" "$(dax_state "$dax")" offline || rc=1
-	blocks_in "$s2" "$e2" offline || rc=1
-	memtotal_grew_by 0 || rc=1
-	expect_write OK "$f" online_movable || return 1
-	eq "$dax state" "$(dax_state "$dax")" online_movable || rc=1
-	blocks_in "$s2" "$e2" online Movable || rc=1
-	memtotal_grew_by $(((e2 - s2) / 1024)) || rc=1
-	return $rc
-}
-check "daxX.Y/state offline, then online_movable: every block, the partial ones included" \
-	dax_state_cycle
-
 # Only the partial blocks stay online: the memory a process gets on node 1
 # is theirs.
 whole_offline() {
@@ -223,124 +158,6 @@ fill_partial() {
 }
 check "a process holds memory on the partial blocks" fill_partial
 
-# ---- pfn walkers over the partial blocks --------------------------------
-KPF_LRU=5 KPF_BUDDY=10 KPF_ANON=12 KPF_HWPOISON=19 KPF_NOPAGE=20 KPF_THP=22
-
-# kpf_scan PFN N: "PFN WORD" for N pfns from PFN, WORD the pfn's
-# /proc/kpageflags word in 16 hex digits.
-kpf_scan() {
-	dd if=/proc/kpageflags bs=8 skip="$1" count="$2" 2>/dev/null |
-		od -An -v -t x8 | tr -s ' ' '\n' | sed '/^$/d' |
-		awk -v p="$1" '{ print p + NR - 1, $1 }'
-}
-
-# AWK_BIT: awk function bit(WORD, B), 1 when bit B of WORD is set.
-AWK_BIT='function bit(w, b,  v) {
-	v = index("0123456789abcdef", substr(w, 16 - int(b / 4), 1)) - 1
-	return int(v / 2 ^ (b % 4)) % 2
-}'
-
-# kpf_block_ok S E: every pfn of the memory blocks [S, E) touches reads
-# through /proc/kpageflags, NOPAGE exactly outside [S, E).
-kpf_block_ok() {
-	local bs=$(($1 / KMEM_MB * KMEM_MB)) be=$((($2 + KMEM_MB - 1) / KMEM_MB * KMEM_MB))
-	local out
-
-	out=$(kpf_scan $((bs / PAGE)) $(((be - bs) / PAGE)) |
-	      awk -v s=$(($1 / PAGE)) -v e=$(($2 / PAGE)) "$AWK_BIT"'
-		{ n++; np = bit($2, '"$KPF_NOPAGE"'); in_r = $1 >= s && $1 < e
-		  if (in_r && np) bad_in++; if (!in_r && !np) bad_out++ }
-		END { print n + 0, bad_in + 0, bad_out + 0 }')
-	msg "kpageflags $(printf '%#x-%#x' "$bs" $((be - 1))):" \
-		"pfns read, present NOPAGE, absent not NOPAGE: $out"
-	eq "pfns read, present NOPAGE, absent not NOPAGE" "$out" "$(((be - bs) / PAGE)) 0 0"
-}
-
-# kpf_find S E BIT...: the first pfn in [S, E) whose kpageflags word has
-# every BIT set (every !BIT clear) and HWPOISON clear; nothing when there
-# is none.
-kpf_find() {
-	local s=$1 e=$2
-
-	shift 2
-	kpf_scan $((s / PAGE)) $(((e - s) / PAGE)) |
-		awk -v bits="$*" "$AWK_BIT"'
-		{ n = split(bits, b, " "); ok = !bit($2, '"$KPF_HWPOISON"')
-		  for (i = 1; i <= n; i++)
-			if (substr(b[i], 1, 1) == "!") ok = ok && !bit($2, substr(b[i], 2))
-			else ok = ok && bit($2, b[i])
-		  if (ok) { print $1; exit } }'
-}
-
-# partial_parts: "S E" of the present part of each partial block
-partial_parts() {
-	[ "$head" -gt 0 ] && echo "$s2" $((s2 + head))
-	[ "$tail" -gt 0 ] && echo $((e2 - tail)) "$e2"
-}
-
-kpf_partial_ok() {
-	local ps pe rc=0
-
-	while read -r ps pe; do
-		kpf_block_ok "$ps" "$pe" || rc=1
-	done < <(partial_parts)
-	return $rc
-}
-
-# node_pages_of PID NODE: the pages of PID on NODE (/proc/PID/numa_maps).
-node_pages_of() {
-	awk -v k="N$2=" '{ for (i = 1; i <= NF; i++)
-		if (index($i, k) == 1) n += substr($i, length(k) + 1) }
-		END { print n + 0 }' "/proc/$1/numa_maps"
-}
-
-compact_ok() {
-	expect_write OK /proc/sys/vm/compact_memory 1 &&
-		expect_write OK "$SYS_NODE/node1/compact" 1
-}
-
-migrate_away_and_back() {
-	local want=$(($(kv "$(grep '^ready ' "$FILL_OUT")" pages))) got
-
-	run migratepages "$fill_pid" 1 0 || return 1
-	eq "numa_fill pages on node 1 after migratepages 1 0" "$(node_pages_of "$fill_pid" 1)" 0 ||
-		return 1
-	run migratepages "$fill_pid" 0 1 || return 1
-	got=$(node_pages_of "$fill_pid" 1)
-	[ "$got" -ge "$want" ] ||
-		{ msg "numa_fill has $got pages on node 1, want >= $want"; return 1; }
-}
-
-# poison_one FILE BIT...: write the address of the first page of the
-# partial parts with every BIT (and no HWPOISON) to FILE; the page is
-# HWPOISON afterwards and HardwareCorrupted grew by one page.
-poison_one() {
-	local file=$1 ps pe pfn="" hw
-
-	shift
-	while read -r ps pe; do
-		pfn=$(kpf_find "$ps" "$pe" "$@")
-		[ -n "$pfn" ] && break
-	done < <(partial_parts)
-	[ -n "$pfn" ] || { msg "no page with kpageflags bits $* in the partial parts"; return 1; }
-	msg "${file##*/}: pfn $(printf '%#x' "$pfn")"
-	hw=$(meminfo_kb HardwareCorrupted)
-	expect_write OK "$file" "$(printf '%#x' $((pfn * PAGE)))" || return 1
-	[ -z "$(kpf_find $((pfn * PAGE)) $(((pfn + 1) * PAGE)))" ] ||
-		{ msg "pfn $pfn is not HWPOISON"; return 1; }
-	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" $((hw + PAGE / 1024))
-}
-
-hw0=$(meminfo_kb HardwareCorrupted)
-check "compaction with memory on the partial blocks" compact_ok
-check "migratepages: the process's memory off node 1 and back onto the partial blocks" \
-	migrate_away_and_back
-check "/proc/kpageflags over the partial blocks: NOPAGE exactly outside the device" kpf_partial_ok
-check "soft_offline_page on a page the process uses in a partial block" \
-	poison_one "$SYS_MEM/soft_offline_page" "$KPF_ANON" "$KPF_LRU" "!$KPF_THP"
-check "hard_offline_page (memory_failure) on a free page in a partial block" \
-	poison_one "$SYS_MEM/hard_offline_page" "$KPF_BUDDY"
-
 unbind_migrates() {
 	local line rc=0
 
@@ -359,8 +176,6 @@ check "after unbind: MemTotal at the baseline" memtotal_is "$base"
 check "after unbind: /proc/iomem at the baseline" iomem_is "$IOMEM0"
 check "after unbind: no memory block of the range left" \
 	eq "blocks" "$(kmem_blocks_of "$dax" | tr '\n' ' ')" ""
-check "after unbind: HardwareCorrupted at the baseline, the poison went with the memory" \
-	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" "$hw0"
 
 # ---- part 2: four devdax namespaces in one section ----------------------
 kmem_reset
@@ -449,125 +264,5 @@ check "namespace 1 back to devdax (its guard freed), mapping reads back" back_to
 check "then namespace 2 gets the block" to_ram 2
 check "namespaces 0, 1, 3 devdax: mappings read back" mapped_ok 0 1 3
 
-# memory_failure() of a page of namespace 3's devdax device, in the block of
-# namespace 2's System RAM: the poison is not the block's (its hwpoison
-# count would refuse the block's online, and its removal would subtract a
-# poison that stays).
-neighbour_poisoned() {
-	local d=${DAXES[3]} b hw err
-
-	b=$(($(dax_attr "${DAXES[2]}" resource) / KMEM_MB))
-	hw=$(meminfo_kb HardwareCorrupted)
-	err=$(sysfs_err "$SYS_MEM/hard_offline_page" "$(dax_attr "$d" resource)")
-	msg "hard_offline_page on $d's first page: $err"
-	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" $((hw + PAGE / 1024)) &&
-		block_set "$SYS_MEM/memory$b" offline &&
-		block_set "$SYS_MEM/memory$b" online_movable
-}
-check "memory_failure() on a devdax neighbour's page: namespace 2's block offlines and onlines" \
-	neighbour_poisoned
-ram_gone_poison_stays() {
-	local hw
-
-	hw=$(meminfo_kb HardwareCorrupted)
-	kmem_unbind "${DAXES[2]}" && eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" "$hw"
-}
-check "namespace 2 unbound from kmem: HardwareCorrupted unchanged" ram_gone_poison_stays
-
-# ---- part 3: a devdax neighbour in the System RAM's buddy block ---------
 kmem_reset
-align0=$(cat "$SYS_ND/$small/align")
-declare -a P3NS P3DAX
-# guard_layout: namespace A (30 MiB) and B (32 MiB) right after it, in the
-# small region aligned to 2 MiB: A's System RAM would end half way into a
-# 4 MiB buddy block whose other half is B's.
-guard_layout() {
-	local i j sz as ae bs
-
-	expect_write OK "$SYS_ND/$small/align" $((2 * MIB)) || return 1
-	P3NS=() P3DAX=()
-	for i in 0 1; do
-		sz=$((i ? 32 * MIB : 30 * MIB))
-		j=$(create_ns "$small" devdax "$sz" -a 2M)
-		[ -n "$j" ] || { msg "namespace of $((sz / MIB)) MiB not created"; return 1; }
-		P3NS[i]=$(ns_of "$j")
-		P3DAX[i]=$(dax_of_ns "$j")
-	done
-	read -r as ae < <(kmem_range_2m "${P3DAX[0]}")
-	bs=$(($(cat "$SYS_ND/${P3NS[1]}/resource")))
-	msg "A ${P3DAX[0]}: System RAM would be $(printf '%#x-%#x' "$as" $((ae - 1)));" \
-		"B ${P3DAX[1]}: namespace from $(printf '%#x' "$bs")"
-	eq "B's start" "$(printf '%#x' "$bs")" "$(printf '%#x' "$ae")" || return 1
-	[ $((ae % (4 * MIB))) -ne 0 ] ||
-		{ msg "A's System RAM does not end half way into a 4 MiB block"; return 1; }
-}
-check "layout: a 30 MiB namespace, then a 32 MiB one, in a 2 MiB aligned region" guard_layout
-
-p3_mapped_ok() {
-	local d=${P3DAX[$1]}
-
-	run "$DAX_RW" "/dev/$d" "$(dax_attr "$d" size)" 0x$RANDOM
-}
-
-# refused_ebusy WHAT FILE DEV: writing DEV to FILE (a driver's bind) fails
-# with EBUSY, the kernel log names the range "would share" a buddy block
-# and carries no warning; MemTotal and /proc/iomem are unchanged.
-refused_ebusy() {
-	local iomem mark=guard-$$ rc=0 log warn
-
-	iomem=$(cat /proc/iomem)
-	base=$(meminfo_kb MemTotal)
-	kmsg_mark "$mark"
-	eq "$1" "$(sysfs_err "$2" "$3")" EBUSY || rc=1
-	eq "$3 driver" "$(dax_drv_of "$3")" none || rc=1
-	log=$(kmsg_since "$mark")
-	echo "$log" | grep -q "would share a 4096 KiB buddy block" ||
-		{ msg "no kernel log line names the range"; rc=1; }
-	warn=$(echo "$log" | grep -E "$SPLAT_WARN" | head -n 1)
-	[ -z "$warn" ] || { msg "a warning in the kernel log: $warn"; rc=1; }
-	memtotal_is "$base" || rc=1
-	iomem_is "$iomem" || rc=1
-	return $rc
-}
-SPLAT_WARN='WARNING:|Call Trace:'
-
-# B (ZONE_DEVICE) first: A's System RAM is refused.
-ram_after_devdax() {
-	local d=${P3DAX[0]}
-
-	dax_unbind_any "$d" || return 1
-	expect_write OK "$SYS_DAX/devices/$d/online_policy" online_movable || return 1
-	refused_ebusy "bind $d to kmem" "$KMEM_DRV/bind" "$d"
-}
-check "B devdax first: binding A to kmem fails with EBUSY, nothing changes" ram_after_devdax
-check "... and B's mapping reads back" p3_mapped_ok 1
-
-# A's System RAM first: B's ZONE_DEVICE memory is refused.
-devdax_after_ram() {
-	local a=${P3DAX[0]} b=${P3DAX[1]} s e
-
-	dax_unbind_any "$b" || return 1
-	read -r s e < <(kmem_range_2m "$a")
-	base=$(meminfo_kb MemTotal)
-	kmem_bind "$a" && memtotal_grew_by $(((e - s) / 1024)) || return 1
-	refused_ebusy "bind $b to device_dax" "$SYS_DAX/drivers/device_dax/bind" "$b"
-}
-check "A System RAM first: binding B to device_dax fails with EBUSY, nothing changes" \
-	devdax_after_ram
-
-both_devdax_again() {
-	kmem_unbind "${P3DAX[0]}" &&
-		expect_write OK "$SYS_DAX/drivers/device_dax/bind" "${P3DAX[1]}" &&
-		expect_write OK "$SYS_DAX/drivers/device_dax/bind" "${P3DAX[0]}" &&
-		p3_mapped_ok 0 && p3_mapped_ok 1
-}
-check "A back from kmem: both bind to device_dax, mappings read back" both_devdax_again
-
-kmem_reset
-align_back() {
-	expect_write OK "$SYS_ND/$small/align" "$align0" &&
-		eq "$small/align" "$(cat "$SYS_ND/$small/align")" "$align0"
-}
-check "the small region's alignment back to $align0" align_back
-align0=
 ktap_finished
