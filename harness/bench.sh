@@ -12,15 +12,20 @@
 #
 # KMEM_BENCH_REPS (3) and KMEM_BENCH_SIZES ("1024 4096 16384", MiB) are
 # passed to the guest, and KMEM_BENCH_ONLY=capacity limits the workloads to
-# the capacity cases (minutes instead of an hour). KMEM_BENCH_ROUNDS=2 boots each kernel twice, in the
-# order stock, series, series, stock, so that a drift of the host during
-# the run weighs on both kernels alike; the samples of both boots count.
+# the capacity cases (any other value is refused). KMEM_BENCH_ROUNDS=2
+# boots each kernel twice, in the order stock, series, series, stock, so
+# that a drift of the host during the run weighs on both kernels alike; the
+# samples of both boots count.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 export TOP KMEM_CONFIG=bench
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 H="$TOP/harness"
+case ${KMEM_BENCH_ONLY:-} in
+"" | capacity) ;;
+*) die "KMEM_BENCH_ONLY=$KMEM_BENCH_ONLY: only 'capacity' (or unset) is known" ;;
+esac
 # a partial run (KMEM_BENCH_ONLY) never overwrites the full run's results
 OUT=${BENCH_OUT:-$TOP/results/bench${KMEM_BENCH_ONLY:+-$KMEM_BENCH_ONLY}}
 VARIANTS="stock series"

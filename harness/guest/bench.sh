@@ -15,7 +15,7 @@
 # is not reported.
 # $KMEM_BENCH_REPS: repetitions per sample (default 3).
 # $KMEM_BENCH_SIZES: hot-add sizes in MiB (default "1024 4096 16384").
-# $KMEM_BENCH_ONLY=capacity: the capacity cases only (a few minutes).
+# $KMEM_BENCH_ONLY=capacity: the capacity cases only.
 
 # shellcheck source=../../tools/testing/selftests/dax/dax_lib.sh
 . /kselftest/dax/dax_lib.sh
