@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the VM's initramfs ($VDIR/initramfs.cpio): busybox, ndctl,
-# daxctl, udevd/udevadm with the packaged daxctl rule, numactl, kmod,
-# mkfs.ext4, bash, the kernel's modules and the dax selftests.
+# daxctl, udevd/udevadm with the packaged daxctl rule, numactl and
+# migratepages, kmod, mkfs.ext4, bash, the kernel's modules and the dax
+# selftests.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
@@ -41,7 +42,7 @@ copy_bin() {
 }
 
 copy_bin /usr/bin/busybox /usr/bin/bash /usr/bin/ndctl /usr/bin/daxctl \
-	/usr/bin/numactl /usr/bin/udevadm /lib/systemd/systemd-udevd \
+	/usr/bin/numactl /usr/bin/migratepages /usr/bin/udevadm /lib/systemd/systemd-udevd \
 	/usr/bin/kmod /usr/sbin/mkfs.ext4 /usr/bin/getconf
 for a in $(/usr/bin/busybox --list-full); do
 	[ -e "$stage/$a" ] || [ -L "$stage/$a" ] || ln -s /usr/bin/busybox "$stage/$a"

@@ -110,12 +110,14 @@ json_field() {
 }
 
 # create_ns REGION MODE SIZE [extra ndctl args]: create a namespace and
-# print its ndctl JSON on one line.
+# print its ndctl JSON on one line. ndctl's errors go to the file $NS_ERR
+# when it is set.
 create_ns() {
 	local region=$1 mode=$2 size=$3
 
 	shift 3
-	ndctl create-namespace -r "$region" -m "$mode" ${size:+-s "$size"} "$@" 2>/dev/null |
+	ndctl create-namespace -r "$region" -m "$mode" ${size:+-s "$size"} "$@" \
+		2>"${NS_ERR:-/dev/null}" |
 		tr -d ' \n\t'
 }
 

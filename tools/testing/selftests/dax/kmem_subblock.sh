@@ -6,32 +6,50 @@
 #
 # Part 1, a devdax namespace filling the big region: the memory blocks at
 # the device's ends are partial (memoryN/present_bytes), MemTotal grows by
-# exactly the 2 MiB aligned range, /proc/iomem holds exactly that range;
-# with the whole blocks offline, a process's memory sits on the partial
-# blocks only, and the unbind migrates it intact and returns MemTotal and
-# /proc/iomem to the baseline.
+# exactly the 2 MiB aligned range, /proc/iomem holds exactly that range.
+# The partial first block goes offline and online alone through
+# memoryN/state (MemTotal and node 1's ZONE_MOVABLE span follow), the
+# whole device to 'unplugged' and back through daxX.Y/state. With the
+# whole blocks offline, a process's memory sits on the partial blocks
+# only, and the pfn walkers run over them: compaction, THP, migratepages
+# away and back, a read of every pfn of the partial blocks through
+# /proc/kpageflags (the absent part must read as NOPAGE, the present part
+# must not), soft_offline_page on a page the process uses,
+# hard_offline_page (memory_failure()) on a free page and MADV_HWPOISON on
+# a process's page. The unbind migrates the memory intact and returns
+# MemTotal, /proc/iomem and HardwareCorrupted to the baseline.
 #
-# Part 2, four 32 MiB devdax namespaces in one 128 MiB section (nothing of
-# them is System RAM with whole blocks): one of them becomes System RAM
-# while the other three stay mapped and readable; a second one in the same
-# memory block is refused (one sub-block range per block) and changes
-# nothing; after the first goes back to devdax (its memmap guard freed),
-# the second gets the block.
+# Part 2, four 32 MiB namespaces in one 128 MiB section, the first fsdax
+# (ext4 mounted -o dax), the others devdax (nothing of them is System RAM
+# with whole blocks): one devdax namespace becomes System RAM while the
+# other three stay mapped and readable, all four in use at once with the
+# data verified; a second one in the same memory block is refused (one
+# sub-block range per block) and changes nothing; after the first goes
+# back to devdax (its memmap guard freed), the second gets the block.
+#
+# Part 3, a devdax neighbour in the System RAM's 4 MiB buddy block (small
+# region aligned to 2 MiB, a 30 MiB namespace next to a 32 MiB one): the
+# memmap guards keep a buddy block to one kind of memory, so whichever of
+# the two comes second is refused with EBUSY before anything is mapped (no
+# warning), the kernel log names its range, and nothing changes.
 
 . "$(dirname "$0")/dax_lib.sh"
 
 require_root
-require_cmds ndctl
-require_progs sysfs_write numa_fill dax_rw
+require_cmds ndctl mkfs.ext4
+require_progs sysfs_write numa_fill dax_rw page_poison
 require_region small
 small=$region
 require_region big
 MIB=$((1 << 20))
+PAGE=$(getconf PAGESIZE)
 FILL_OUT=/tmp/kmem_subblock.$$.fill
+NDCTL_ERR=/tmp/kmem_subblock.$$.ndctl
+FSDAX_MNT=/tmp/kmem_subblock.$$.mnt
 DAX_RW=$DAX_DIR/dax_rw
 
 ktap_print_header
-ktap_set_plan 24
+ktap_set_plan 44
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -42,9 +60,13 @@ cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
 	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
-	rm -f "$FILL_OUT"
+	grep -q " $FSDAX_MNT " /proc/mounts && umount "$FSDAX_MNT"
+	rmdir "$FSDAX_MNT" 2>/dev/null
+	rm -f "$FILL_OUT" "$NDCTL_ERR"
+	[ -n "${thp0:-}" ] && echo "$thp0" >"$THP"
 	kmem_params_restore
 	kmem_reset
+	[ -n "${align0:-}" ] && echo "$align0" >"$SYS_ND/$small/align"
 }
 trap cleanup EXIT
 
@@ -132,6 +154,57 @@ boot_block_whole() {
 }
 check "a boot memory block's present_bytes is the block size" boot_block_whole
 
+# zone_start NODE ZONE: the zone's start_pfn in /proc/zoneinfo.
+zone_start() {
+	awk -v n="$1," -v z="$2" '$1 == "Node" { f = $2 == n && $4 == z; next }
+		f && $1 == "start_pfn:" { print $2; exit }' /proc/zoneinfo
+}
+
+# The partial block at the device's start, alone through memoryN/state:
+# MemTotal follows by its present bytes, node 1's ZONE_MOVABLE starts at
+# the next block while it is offline and at the device's start again once
+# it is back.
+head_block_cycle() {
+	local hb=$((s2 / KMEM_MB)) all rc=0
+
+	[ "$head" -gt 0 ] || { msg "no partial first block"; return 1; }
+	all=$(meminfo_kb MemTotal)
+	block_set "$SYS_MEM/memory$hb" offline || return 1
+	eq "memory$hb state" "$(read_word "$SYS_MEM/memory$hb/state")" offline || rc=1
+	memtotal_is $((all - head / 1024)) || rc=1
+	eq "node 1 Movable start_pfn, memory$hb offline" "$(zone_start 1 Movable)" \
+		$(((hb + 1) * KMEM_MB / PAGE)) || rc=1
+	block_set "$SYS_MEM/memory$hb" online_movable || return 1
+	memtotal_is "$all" || rc=1
+	eq "node 1 Movable start_pfn, memory$hb online" "$(zone_start 1 Movable)" \
+		$((s2 / PAGE)) || rc=1
+	blocks_in "$s2" "$e2" online Movable || rc=1
+	return $rc
+}
+check "the partial first block offline and online through memoryN/state; zone span follows" \
+	head_block_cycle
+
+# daxX.Y/state acts on every block, the partial ones included: 'unplugged'
+# offlines and removes them all ('offline' is only a reading), an online
+# word adds and onlines them again.
+dax_state_cycle() {
+	local f=$SYS_DAX/devices/$dax/state rc=0
+
+	expect_write OK "$f" unplugged || return 1
+	eq "$dax state" "$(dax_state "$dax")" unplugged || rc=1
+	eq "blocks" "$(kmem_blocks_of "$dax" | tr '\n' ' ')" "" || rc=1
+	memtotal_grew_by 0 || rc=1
+	expect_write OK "$f" online_movable || return 1
+	eq "$dax state" "$(dax_state "$dax")" online_movable || rc=1
+	block_bytes_ok "$s2" "$e2" || rc=1
+	blocks_in "$s2" "$e2" online Movable || rc=1
+	memtotal_grew_by $(((e2 - s2) / 1024)) || rc=1
+	iomem_exact "$dax" "$s2" "$e2" || rc=1
+	return $rc
+}
+check "daxX.Y/state unplugged, then online_movable: every block, the partial ones included" \
+	dax_state_cycle
+
 # Only the partial blocks stay online: the memory a process gets on node 1
 # is theirs.
 whole_offline() {
@@ -144,8 +217,15 @@ whole_offline() {
 }
 check "whole blocks offline, the partial ones online: MemTotal = base + partial bytes" whole_offline
 
+# The fill runs with THP disabled: its pages are base pages, so the page
+# soft_offline_page takes below is a 4 KiB one in every run.
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+thp0=
 fill_partial() {
 	local want line
+
+	thp0=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP")
+	expect_write OK "$THP" never || return 1
 
 	want=$(((head + tail) / MIB / 2))
 	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) "$want" >"$FILL_OUT" 2>&1 &
@@ -158,6 +238,183 @@ fill_partial() {
 }
 check "a process holds memory on the partial blocks" fill_partial
 
+# ---- pfn walkers over the partial blocks --------------------------------
+KPF_LRU=5 KPF_BUDDY=10 KPF_ANON=12 KPF_HWPOISON=19 KPF_NOPAGE=20 KPF_THP=22
+
+# kpf_scan PFN N: "PFN WORD" for N pfns from PFN, WORD the pfn's
+# /proc/kpageflags word in 16 hex digits.
+kpf_scan() {
+	dd if=/proc/kpageflags bs=8 skip="$1" count="$2" 2>/dev/null |
+		od -An -v -t x8 | tr -s ' ' '\n' | sed '/^$/d' |
+		awk -v p="$1" '{ print p + NR - 1, $1 }'
+}
+
+# AWK_BIT: awk function bit(WORD, B), 1 when bit B of WORD is set.
+AWK_BIT='function bit(w, b,  v) {
+	v = index("0123456789abcdef", substr(w, 16 - int(b / 4), 1)) - 1
+	return int(v / substr("1248", b % 4 + 1, 1)) % 2
+}'
+
+# kpf_block_ok S E: every pfn of the memory blocks [S, E) touches reads
+# through /proc/kpageflags, NOPAGE exactly outside [S, E).
+kpf_block_ok() {
+	local bs=$(($1 / KMEM_MB * KMEM_MB)) be=$((($2 + KMEM_MB - 1) / KMEM_MB * KMEM_MB))
+	local out
+
+	out=$(kpf_scan $((bs / PAGE)) $(((be - bs) / PAGE)) |
+	      awk -v s=$(($1 / PAGE)) -v e=$(($2 / PAGE)) "$AWK_BIT"'
+		{ n++; np = bit($2, '"$KPF_NOPAGE"'); in_r = $1 >= s && $1 < e
+		  if (in_r && np) bad_in++; if (!in_r && !np) bad_out++ }
+		END { print n + 0, bad_in + 0, bad_out + 0 }')
+	msg "kpageflags $(printf '%#x-%#x' "$bs" $((be - 1))):" \
+		"pfns read, present NOPAGE, absent not NOPAGE: $out"
+	eq "pfns read, present NOPAGE, absent not NOPAGE" "$out" "$(((be - bs) / PAGE)) 0 0"
+}
+
+# kpf_find S E BIT...: the first pfn in [S, E) whose kpageflags word has
+# every BIT set (every !BIT clear) and HWPOISON clear; nothing when there
+# is none.
+kpf_find() {
+	local s=$1 e=$2
+
+	shift 2
+	kpf_scan $((s / PAGE)) $(((e - s) / PAGE)) |
+		awk -v bits="$*" "$AWK_BIT"'
+		{ n = split(bits, b, " "); ok = !bit($2, '"$KPF_HWPOISON"')
+		  for (i = 1; i <= n; i++)
+			if (substr(b[i], 1, 1) == "!") ok = ok && !bit($2, substr(b[i], 2))
+			else ok = ok && bit($2, b[i])
+		  if (ok) { print $1; exit } }'
+}
+
+# partial_parts: "S E" of the present part of each partial block
+partial_parts() {
+	[ "$head" -gt 0 ] && echo "$s2" $((s2 + head))
+	[ "$tail" -gt 0 ] && echo $((e2 - tail)) "$e2"
+}
+
+kpf_partial_ok() {
+	local ps pe rc=0
+
+	while read -r ps pe; do
+		kpf_block_ok "$ps" "$pe" || rc=1
+	done < <(partial_parts)
+	return $rc
+}
+
+# node_pages_of PID NODE: the pages of PID on NODE (/proc/PID/numa_maps).
+node_pages_of() {
+	awk -v k="N$2=" '{ for (i = 1; i <= NF; i++)
+		if (index($i, k) == 1) n += substr($i, length(k) + 1) }
+		END { print n + 0 }' "/proc/$1/numa_maps"
+}
+
+compact_ok() {
+	expect_write OK /proc/sys/vm/compact_memory 1 &&
+		expect_write OK "$SYS_NODE/node1/compact" 1
+}
+
+migrate_away_and_back() {
+	local want=$(($(kv "$(grep '^ready ' "$FILL_OUT")" pages))) got
+
+	run migratepages "$fill_pid" 1 0 || return 1
+	eq "numa_fill pages on node 1 after migratepages 1 0" "$(node_pages_of "$fill_pid" 1)" 0 ||
+		return 1
+	run migratepages "$fill_pid" 0 1 || return 1
+	got=$(node_pages_of "$fill_pid" 1)
+	[ "$got" -ge "$want" ] ||
+		{ msg "numa_fill has $got pages on node 1, want >= $want"; return 1; }
+}
+
+# poison_one FILE BIT...: write the address of the first page of the
+# partial parts with every BIT (and no HWPOISON) to FILE; the page is
+# HWPOISON afterwards and HardwareCorrupted grew by one page.
+poison_one() {
+	local file=$1 ps pe pfn="" hw
+
+	shift
+	while read -r ps pe; do
+		pfn=$(kpf_find "$ps" "$pe" "$@")
+		[ -n "$pfn" ] && break
+	done < <(partial_parts)
+	[ -n "$pfn" ] || { msg "no page with kpageflags bits $* in the partial parts"; return 1; }
+	msg "${file##*/}: pfn $(printf '%#x' "$pfn")"
+	hw=$(meminfo_kb HardwareCorrupted)
+	expect_write OK "$file" "$(printf '%#x' $((pfn * PAGE)))" || return 1
+	[ -z "$(kpf_find $((pfn * PAGE)) $(((pfn + 1) * PAGE)))" ] ||
+		{ msg "pfn $pfn is not HWPOISON"; return 1; }
+	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" $((hw + PAGE / 1024))
+}
+
+# THP on the partial blocks: with THP 'always', a second process's 8 MiB
+# on node 1 gets huge pages there (a pfn with kpageflags THP in a partial
+# part), and reads back intact.
+thp_on_partial() {
+	local out=$FILL_OUT.thp pid line ps pe pfn="" rc=0
+
+	expect_write OK "$THP" always || return 1
+	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 8 >"$out" 2>&1 &
+	pid=$!
+	if wait_line "$out" '^ready ' 600 "$pid"; then
+		while read -r ps pe; do
+			pfn=$(kpf_find "$ps" "$pe" "$KPF_ANON" "$KPF_THP")
+			[ -n "$pfn" ] && break
+		done < <(partial_parts)
+		if [ -n "$pfn" ]; then
+			msg "THP fill: $(grep '^ready ' "$out"); a THP page at pfn $(printf '%#x' "$pfn")"
+		else
+			msg "no anonymous THP page in the partial parts"
+			rc=1
+		fi
+		kill -USR1 "$pid"
+		wait_exit "$pid" 600 || rc=1
+		line=$(grep '^done ' "$out")
+		eq "THP fill words changed" "$(kv "$line" bad)" 0 || rc=1
+		eq "THP fill pages on node 1" "$(kv "$line" node1)" "$(kv "$line" pages)" || rc=1
+	else
+		msg "numa_fill: $(tail -n 2 "$out" | tr '\n' ' ')"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rc=1
+	fi
+	rm -f "$out"
+	expect_write OK "$THP" never || rc=1
+	return $rc
+}
+
+# MADV_HWPOISON on a page of a process on node 1 (only the partial blocks
+# are online): the page is in a partial part, HWPOISON, HardwareCorrupted
+# grew by one page and the process got SIGBUS (BUS_MCEERR_AR) reading it.
+madv_hwpoison() {
+	local out pfn ps pe in_part="" hw rc=0
+
+	hw=$(meminfo_kb HardwareCorrupted)
+	out=$("$DAX_DIR/page_poison" -n 1) || rc=1
+	msg "page_poison: $out"
+	pfn=$(kv "$out" pfn)
+	[ -n "$pfn" ] || return 1
+	while read -r ps pe; do
+		[ $((pfn * PAGE)) -ge "$ps" ] && [ $((pfn * PAGE)) -lt "$pe" ] && in_part=1
+	done < <(partial_parts)
+	[ -n "$in_part" ] || { msg "pfn $pfn is not in a partial part"; rc=1; }
+	[ -z "$(kpf_find $((pfn * PAGE)) $(((pfn + 1) * PAGE)))" ] ||
+		{ msg "pfn $pfn is not HWPOISON"; rc=1; }
+	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" $((hw + PAGE / 1024)) || rc=1
+	return $rc
+}
+
+hw0=$(meminfo_kb HardwareCorrupted)
+check "compaction with memory on the partial blocks" compact_ok
+check "THP: huge pages of a process on the partial blocks, contents intact" thp_on_partial
+check "migratepages: the process's memory off node 1 and back onto the partial blocks" \
+	migrate_away_and_back
+check "/proc/kpageflags over the partial blocks: NOPAGE exactly outside the device" kpf_partial_ok
+check "soft_offline_page on a page the process uses in a partial block" \
+	poison_one "$SYS_MEM/soft_offline_page" "$KPF_ANON" "$KPF_LRU" "!$KPF_THP"
+check "hard_offline_page (memory_failure) on a free page in a partial block" \
+	poison_one "$SYS_MEM/hard_offline_page" "$KPF_BUDDY"
+check "MADV_HWPOISON on a process's page in a partial block: SIGBUS on access" madv_hwpoison
+
 unbind_migrates() {
 	local line rc=0
 
@@ -169,6 +426,8 @@ unbind_migrates() {
 	msg "numa_fill: $line"
 	eq "words changed" "$(kv "$line" bad)" 0 || rc=1
 	eq "pages left on node 1" "$(kv "$line" node1)" 0 || rc=1
+	expect_write OK "$THP" "$thp0" || rc=1
+	thp0=
 	return $rc
 }
 check "unbind migrates the partial blocks' memory, contents intact" unbind_migrates
@@ -176,20 +435,28 @@ check "after unbind: MemTotal at the baseline" memtotal_is "$base"
 check "after unbind: /proc/iomem at the baseline" iomem_is "$IOMEM0"
 check "after unbind: no memory block of the range left" \
 	eq "blocks" "$(kmem_blocks_of "$dax" | tr '\n' ' ')" ""
+check "after unbind: HardwareCorrupted at the baseline, the poison went with the memory" \
+	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" "$hw0"
 
-# ---- part 2: four devdax namespaces in one section ----------------------
+# ---- part 2: four namespaces in one section -----------------------------
 kmem_reset
 region=$small
 declare -a NS DAXES
+# four_in_one_section: namespace 0 fsdax (ext4 mounted -o dax on
+# $FSDAX_MNT), 1 to 3 devdax, 32 MiB each, all in one memory block.
 four_in_one_section() {
-	local i j start size first=
+	local i j start size mode first="" dev
 
 	NS=() DAXES=()
 	for i in 0 1 2 3; do
-		j=$(create_ns "$region" devdax $((32 * MIB)) -a 2M)
-		[ -n "$j" ] || { msg "namespace $i not created"; return 1; }
+		mode=devdax
+		[ "$i" = 0 ] && mode=fsdax
+		j=$(NS_ERR=$NDCTL_ERR create_ns "$region" "$mode" $((32 * MIB)) -a 2M)
+		[ -n "$j" ] || { msg "namespace $i ($mode) not created:" \
+				     "$(tr '\n' ' ' <"$NDCTL_ERR")"; return 1; }
 		NS[i]=$(ns_of "$j")
 		DAXES[i]=$(dax_of_ns "$j")
+		[ "$i" = 0 ] && dev=/dev/$(echo "$j" | json_field blockdev)
 		start=$(($(cat "$SYS_ND/${NS[i]}/resource")))
 		size=$(cat "$SYS_ND/${NS[i]}/size")
 		: "${first:=$((start / KMEM_MB))}"
@@ -199,15 +466,28 @@ four_in_one_section() {
 			return 1
 		fi
 	done
-	msg "namespaces ${NS[*]} (${DAXES[*]}) in memory block $first"
+	msg "namespaces ${NS[*]} ($dev, ${DAXES[*]:1}) in memory block $first"
+	mkdir -p "$FSDAX_MNT"
+	run mkfs.ext4 -q -F -b 4096 "$dev" || return 1
+	run mount -o dax=always "$dev" "$FSDAX_MNT" || return 1
+	grep -q " $FSDAX_MNT .*dax=always" /proc/mounts ||
+		{ msg "$dev is not mounted with dax"; return 1; }
+	run dd if=/dev/zero of="$FSDAX_MNT/f" bs=1M count=8
 }
-check "four 32 MiB devdax namespaces in one memory block" four_in_one_section
+check "four 32 MiB namespaces in one memory block: fsdax (mounted -o dax), 3 devdax" \
+	four_in_one_section
 
-# mapped_ok I...: the devdax devices of namespaces I... read back a pattern
+# mapped_ok I...: namespaces I... read back a pattern through a mapping:
+# a file of the fsdax file system for namespace 0, the devdax device for
+# the others.
 mapped_ok() {
 	local i d rc=0
 
 	for i in "$@"; do
+		if [ "$i" = 0 ]; then
+			run "$DAX_RW" "$FSDAX_MNT/f" $((8 * MIB)) 0x$RANDOM || rc=1
+			continue
+		fi
 		d=${DAXES[i]}
 		run "$DAX_RW" "/dev/$d" "$(dax_attr "$d" size)" 0x$RANDOM || rc=1
 	done
@@ -228,7 +508,36 @@ to_ram() {
 		iomem_exact "$d" "$s" "$e"
 }
 check "namespace 1 becomes System RAM, exactly its 2 MiB aligned range" to_ram 1
-check "namespaces 0, 2, 3 stay devdax: mappings read back" mapped_ok 0 2 3
+check "namespaces 0 (fsdax), 2, 3 (devdax): mappings read back" mapped_ok 0 2 3
+
+# All four in use at once: a process's memory on node 1 (namespace 1's
+# System RAM is all node 1 has) while the fsdax file and the devdax
+# devices are written and read back; the process's memory is intact.
+all_at_once() {
+	local out=$FILL_OUT.p2 pid line rc=0
+
+	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 8 >"$out" 2>&1 &
+	pid=$!
+	if ! wait_line "$out" '^ready ' 600 "$pid"; then
+		msg "numa_fill: $(tail -n 2 "$out" | tr '\n' ' ')"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rm -f "$out"
+		return 1
+	fi
+	line=$(grep '^ready ' "$out")
+	msg "numa_fill: $line"
+	eq "pages on node 1" "$(kv "$line" node1)" "$(kv "$line" pages)" || rc=1
+	mapped_ok 0 2 3 || rc=1
+	kill -USR1 "$pid"
+	wait_exit "$pid" 600 || rc=1
+	line=$(grep '^done ' "$out")
+	rm -f "$out"
+	eq "words changed" "$(kv "$line" bad)" 0 || rc=1
+	return $rc
+}
+check "all at once: memory on namespace 1's System RAM, fsdax and devdax read back, intact" \
+	all_at_once
 
 # The block is namespace 1's: binding namespace 2 fails with EEXIST, the
 # kernel log names the block and the range it holds, and nothing changes.
@@ -262,7 +571,132 @@ back_to_devdax() {
 check "namespace 2 back on device_dax, mapping reads back" devdax_again 2
 check "namespace 1 back to devdax (its guard freed), mapping reads back" back_to_devdax 1
 check "then namespace 2 gets the block" to_ram 2
-check "namespaces 0, 1, 3 devdax: mappings read back" mapped_ok 0 1 3
+check "namespaces 0 (fsdax), 1, 3 (devdax): mappings read back" mapped_ok 0 1 3
+
+# memory_failure() of a page of namespace 3's devdax device, in the block of
+# namespace 2's System RAM: the poison is not the block's (its hwpoison
+# count would refuse the block's online, and its removal would subtract a
+# poison that stays).
+neighbour_poisoned() {
+	local d=${DAXES[3]} b hw err
+
+	b=$(($(dax_attr "${DAXES[2]}" resource) / KMEM_MB))
+	hw=$(meminfo_kb HardwareCorrupted)
+	err=$(sysfs_err "$SYS_MEM/hard_offline_page" "$(dax_attr "$d" resource)")
+	msg "hard_offline_page on $d's first page: $err"
+	eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" $((hw + PAGE / 1024)) &&
+		block_set "$SYS_MEM/memory$b" offline &&
+		block_set "$SYS_MEM/memory$b" online_movable
+}
+check "memory_failure() on a devdax neighbour's page: namespace 2's block offlines and onlines" \
+	neighbour_poisoned
+ram_gone_poison_stays() {
+	local hw
+
+	hw=$(meminfo_kb HardwareCorrupted)
+	kmem_unbind "${DAXES[2]}" && eq "HardwareCorrupted" "$(meminfo_kb HardwareCorrupted)" "$hw"
+}
+check "namespace 2 unbound from kmem: HardwareCorrupted unchanged" ram_gone_poison_stays
+
+check "namespace 0's fsdax file system unmounts" run umount "$FSDAX_MNT"
+
+# ---- part 3: a devdax neighbour in the System RAM's buddy block ---------
+kmem_reset
+align0=$(cat "$SYS_ND/$small/align")
+declare -a P3NS P3DAX
+# guard_layout: namespace A (30 MiB) and B (32 MiB) right after it, in the
+# small region aligned to 2 MiB: A's System RAM would end half way into a
+# 4 MiB buddy block whose other half is B's.
+guard_layout() {
+	local i j sz as ae bs
+
+	expect_write OK "$SYS_ND/$small/align" $((2 * MIB)) || return 1
+	P3NS=() P3DAX=()
+	for i in 0 1; do
+		sz=$((i ? 32 * MIB : 30 * MIB))
+		# -f: ndctl refuses a dax namespace that does not start on
+		# 16 MiB unless forced, and B starts at 30 MiB.
+		j=$(NS_ERR=$NDCTL_ERR create_ns "$small" devdax "$sz" -a 2M -f)
+		[ -n "$j" ] || { msg "namespace of $((sz / MIB)) MiB not created:" \
+				     "$(tr '\n' ' ' <"$NDCTL_ERR")"; return 1; }
+		P3NS[i]=$(ns_of "$j")
+		P3DAX[i]=$(dax_of_ns "$j")
+	done
+	read -r as ae < <(kmem_range_2m "${P3DAX[0]}")
+	bs=$(($(cat "$SYS_ND/${P3NS[1]}/resource")))
+	msg "A ${P3DAX[0]}: System RAM would be $(printf '%#x-%#x' "$as" $((ae - 1)));" \
+		"B ${P3DAX[1]}: namespace from $(printf '%#x' "$bs")"
+	eq "B's start" "$(printf '%#x' "$bs")" "$(printf '%#x' "$ae")" || return 1
+	[ $((ae % (4 * MIB))) -ne 0 ] ||
+		{ msg "A's System RAM does not end half way into a 4 MiB block"; return 1; }
+}
+check "layout: a 30 MiB namespace, then a 32 MiB one, in a 2 MiB aligned region" guard_layout
+
+p3_mapped_ok() {
+	local d=${P3DAX[$1]}
+
+	run "$DAX_RW" "/dev/$d" "$(dax_attr "$d" size)" 0x$RANDOM
+}
+
+# refused_ebusy WHAT FILE DEV: writing DEV to FILE (a driver's bind) fails
+# with EBUSY, the kernel log names the range "would share" a buddy block
+# and carries no warning; MemTotal and /proc/iomem are unchanged.
+refused_ebusy() {
+	local iomem mark=guard-$$ rc=0 log warn
+
+	iomem=$(cat /proc/iomem)
+	base=$(meminfo_kb MemTotal)
+	kmsg_mark "$mark"
+	eq "$1" "$(sysfs_err "$2" "$3")" EBUSY || rc=1
+	eq "$3 driver" "$(dax_drv_of "$3")" none || rc=1
+	log=$(kmsg_since "$mark")
+	echo "$log" | grep -q "would share a 4096 KiB buddy block" ||
+		{ msg "no kernel log line names the range"; rc=1; }
+	warn=$(echo "$log" | grep -E "$SPLAT_WARN" | head -n 1)
+	[ -z "$warn" ] || { msg "a warning in the kernel log: $warn"; rc=1; }
+	memtotal_is "$base" || rc=1
+	iomem_is "$iomem" || rc=1
+	return $rc
+}
+SPLAT_WARN='WARNING:|Call Trace:'
+
+# B (ZONE_DEVICE) first: A's System RAM is refused.
+ram_after_devdax() {
+	local d=${P3DAX[0]}
+
+	dax_unbind_any "$d" || return 1
+	expect_write OK "$SYS_DAX/devices/$d/online_policy" online_movable || return 1
+	refused_ebusy "bind $d to kmem" "$KMEM_DRV/bind" "$d"
+}
+check "B devdax first: binding A to kmem fails with EBUSY, nothing changes" ram_after_devdax
+check "... and B's mapping reads back" p3_mapped_ok 1
+
+# A's System RAM first: B's ZONE_DEVICE memory is refused.
+devdax_after_ram() {
+	local a=${P3DAX[0]} b=${P3DAX[1]} s e
+
+	dax_unbind_any "$b" || return 1
+	read -r s e < <(kmem_range_2m "$a")
+	base=$(meminfo_kb MemTotal)
+	kmem_bind "$a" && memtotal_grew_by $(((e - s) / 1024)) || return 1
+	refused_ebusy "bind $b to device_dax" "$SYS_DAX/drivers/device_dax/bind" "$b"
+}
+check "A System RAM first: binding B to device_dax fails with EBUSY, nothing changes" \
+	devdax_after_ram
+
+both_devdax_again() {
+	kmem_unbind "${P3DAX[0]}" &&
+		expect_write OK "$SYS_DAX/drivers/device_dax/bind" "${P3DAX[1]}" &&
+		expect_write OK "$SYS_DAX/drivers/device_dax/bind" "${P3DAX[0]}" &&
+		p3_mapped_ok 0 && p3_mapped_ok 1
+}
+check "A back from kmem: both bind to device_dax, mappings read back" both_devdax_again
 
 kmem_reset
+align_back() {
+	expect_write OK "$SYS_ND/$small/align" "$align0" &&
+		eq "$small/align" "$(cat "$SYS_ND/$small/align")" "$align0"
+}
+check "the small region's alignment back to $align0" align_back
+align0=
 ktap_finished

@@ -72,7 +72,7 @@ static int placement(char *p, size_t len, size_t page)
 }
 
 /* Print " node0=<n> ... other=<n>": every node up to @node or the last used. */
-static void print_nodes(int node)
+static inline void print_nodes(int node)
 {
 	int k, last = node;
 

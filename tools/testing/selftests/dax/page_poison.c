@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * page_poison - poison one page of a process's anonymous memory on a NUMA
+ * node with madvise(MADV_HWPOISON), the way a consumed memory error would,
+ * and check that the process can no longer read it.
+ *
+ * "page_poison [-n NODE]": map one page bound to NODE (default 1), write
+ * it, read its pfn from /proc/self/pagemap (root only), poison it, then
+ * read it again. Prints one line:
+ *
+ *   pfn=<n> node=<n> madvise=<rc> madvise_sigbus=<si_code> read_sigbus=<si_code>
+ *
+ * node is where move_pages(2) saw the page before the poison; a
+ * *_sigbus of 0 means no SIGBUS arrived at that step (BUS_MCEERR_AR is 4).
+ * Exit 0 when the page was on NODE, madvise() succeeded and the read got
+ * SIGBUS with BUS_MCEERR_AR at the page's address; 1 otherwise; 2 on a
+ * setup error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "numa_pages.h"
+
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON	100
+#endif
+#ifndef BUS_MCEERR_AR
+#define BUS_MCEERR_AR	4
+#endif
+
+/*
+ * The SIGBUS handler jumps back with the signal's si_code (never 0) and
+ * leaves its address in bus_addr; globals, so that what changes between
+ * sigsetjmp() and siglongjmp() is never a local variable.
+ */
+static sigjmp_buf jump;
+static void *bus_addr;
+static int madv_rc;
+char page_poison_sink;	/* the read must happen */
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	bus_addr = si->si_addr;
+	siglongjmp(jump, si->si_code ? si->si_code : -1);
+}
+
+/* The pfn backing @p (present pages only), 0 when it cannot be read. */
+static uint64_t pfn_of(void *p, size_t page)
+{
+	uint64_t ent = 0;
+	off_t off = (uintptr_t)p / page * sizeof(ent);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent >> 63))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+/*
+ * Poison the page at @p, then read it. Returns madvise()'s errno (0 on
+ * success); *madv_code and *read_code get the si_code of a SIGBUS at each
+ * step, 0 when none came, and bus_addr the last SIGBUS's address.
+ */
+static int poison_and_read(char *p, size_t page, int *madv_code,
+			   int *read_code)
+{
+	int code;
+
+	/* The poisoning task may be signalled on its way out of madvise(). */
+	madv_rc = 0;
+	code = sigsetjmp(jump, 1);
+	if (!code)
+		madv_rc = madvise(p, page, MADV_HWPOISON) ? errno : 0;
+	*madv_code = code;
+	bus_addr = NULL;
+	code = sigsetjmp(jump, 1);
+	if (!code)
+		page_poison_sink = p[0];
+	*read_code = code;
+	return madv_rc;
+}
+
+int main(int argc, char **argv)
+{
+	int opt, node = 1, rc_madv, seen = -1, madv_code, read_code;
+	char *p;
+	struct sigaction sa;
+	uint64_t pfn;
+	size_t page;
+
+	while ((opt = getopt(argc, argv, "n:")) != -1) {
+		if (opt != 'n')
+			goto usage;
+		node = atoi(optarg);
+	}
+	if (optind != argc || node < 0 || node >= MAX_NODES)
+		goto usage;
+	page = sysconf(_SC_PAGESIZE);
+
+	p = map_on_node(page, node);
+	if (p == MAP_FAILED)
+		return 2;
+	memset(p, 0x5a, page);
+	pfn = pfn_of(p, page);
+	if (!pfn) {
+		fprintf(stderr, "no pfn in /proc/self/pagemap (not root?)\n");
+		return 2;
+	}
+	if (placement(p, page, page))
+		return 2;
+	for (opt = 0; opt < MAX_NODES; opt++)
+		if (per_node[opt])
+			seen = opt;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL))
+		return 2;
+
+	rc_madv = poison_and_read(p, page, &madv_code, &read_code);
+	printf("pfn=%llu node=%d madvise=%d madvise_sigbus=%d read_sigbus=%d\n",
+	       (unsigned long long)pfn, seen, rc_madv, madv_code, read_code);
+	fflush(stdout);
+	return seen == node && !rc_madv && read_code == BUS_MCEERR_AR &&
+	       bus_addr == p ? 0 : 1;
+
+usage:
+	fprintf(stderr, "usage: %s [-n NODE]\n", argv[0]);
+	return 2;
+}
