@@ -83,8 +83,11 @@ have="$SRC/.kmem-applied"
 touch "$have"
 # Trust quilt for what is applied (someone may have used quilt by hand in
 # the tree); a patch whose content we did not record gets hash "unknown",
-# so it is popped and pushed again.
-(cd "$SRC" && quilt applied 2>/dev/null || true) | sed 's|.*/||' >"$have.quilt"
+# so it is popped and pushed again. Read quilt's own list: "quilt applied"
+# refuses to answer once an applied patch was renamed or dropped in
+# patches/series ("The series file no longer matches the applied patches").
+applied_pc="$SRC/$QUILT_PC/applied-patches"
+if [ -f "$applied_pc" ]; then sed 's|.*/||' "$applied_pc"; fi >"$have.quilt"
 awk -v hf="$have" 'BEGIN { while ((getline l < hf) > 0) sum[++n] = l }
 	{ split(sum[FNR], r, " "); print $1, (r[1] == $1 ? r[2] : "unknown") }' \
 	"$have.quilt" >"$have.new"
@@ -118,13 +121,19 @@ nwant=$(wc -l <"$want")
 cd "$SRC"
 if [ "$napplied" -gt "$keep" ]; then
 	progress quilt "popping $((napplied - keep)) patch(es)"
+	# Popped against the list of what is applied, not patches/series,
+	# which may have renamed or dropped some of it.
+	popseries="$have.series"
+	cp "$applied_pc" "$popseries"
 	while [ "$(wc -l <"$have")" -gt "$keep" ]; do
 		# -f: restore from quilt's backups even when the patch file has
-		# changed since it was pushed (which is why we pop it).
-		quilt pop -f -q >"$LOGS/quilt.log" 2>&1 ||
+		# changed since it was pushed (which is why we pop it), or is
+		# gone.
+		QUILT_SERIES=$popseries quilt pop -f -q >"$LOGS/quilt.log" 2>&1 ||
 			die "quilt pop failed in $SRC, see $LOGS/quilt.log"
 		sed -i '$d' "$have"
 	done
+	rm -f "$popseries"
 fi
 if [ "$nwant" -gt "$keep" ]; then
 	progress quilt "pushing $((nwant - keep)) patch(es)"

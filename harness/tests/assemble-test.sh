@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Tests of harness/assemble.sh on a tiny fake base tree: the quilt queue
 # (apply, incremental re-apply, a patch that does not apply names itself
-# and the file), owned files (linked, the upstream copy restored when no
+# and the file, a renamed patch), owned files (linked, the upstream copy restored when no
 # longer owned, patches may not touch them), mutants (applied, then
 # reverted), format-patch.sh, and make series with its check (series.sh,
 # series-check.sh). Prints one TAP line per check.
@@ -121,6 +121,17 @@ ok "... and the rewritten patch still assembles to the same tree" \
 printf '0001-a.patch stale\n' >"$SRC/.kmem-applied"
 ok "a patch pushed by hand is taken over, not pushed twice" \
 	eval 'assemble && grep -qx 2 "$SRC/mm/a.c" && grep -q "^0001-a.patch [0-9a-f]" "$SRC/.kmem-applied"'
+
+# A queue patch renamed in patches/series: "quilt applied" then refuses to
+# answer, the old name is popped from quilt's own list all the same.
+mv "$TOP/patches/0001-a.patch" "$TOP/patches/0001-a-renamed.patch"
+echo 0001-a-renamed.patch >"$TOP/patches/series"
+ok "a renamed queue patch: the old name popped, the new one pushed" \
+	eval 'assemble && grep -qx 2 "$SRC/mm/a.c" && grep -q "^0001-a-renamed.patch " "$SRC/.kmem-applied" &&
+	      [ "$(wc -l <"$SRC/.kmem-applied")" = 1 ]'
+mv "$TOP/patches/0001-a-renamed.patch" "$TOP/patches/0001-a.patch"
+echo 0001-a.patch >"$TOP/patches/series"
+ok "... and renamed back" eval 'assemble && grep -qx 2 "$SRC/mm/a.c" && grep -q "^0001-a.patch " "$SRC/.kmem-applied"'
 
 # The stock variant: the base untouched, only config and selftests linked.
 mkdir -p "$TOP/kernel/configs" "$TOP/tools/testing/selftests/dax"
