@@ -361,7 +361,8 @@ thp_on_partial() {
 			[ -n "$pfn" ] && break
 		done < <(partial_parts)
 		if [ -n "$pfn" ]; then
-			msg "THP fill: $(grep '^ready ' "$out"); a THP page at pfn $(printf '%#x' "$pfn")"
+			msg "THP fill: $(grep '^ready ' "$out");" \
+				"a THP page at pfn $(printf '%#x' "$pfn")"
 		else
 			msg "no anonymous THP page in the partial parts"
 			rc=1
