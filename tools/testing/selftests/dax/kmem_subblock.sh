@@ -639,17 +639,19 @@ p3_mapped_ok() {
 	run "$DAX_RW" "/dev/$d" "$(dax_attr "$d" size)" 0x$RANDOM
 }
 
-# refused_ebusy WHAT FILE DEV: writing DEV to FILE (a driver's bind) fails
-# with EBUSY, the kernel log names the range "would share" a buddy block
-# and carries no warning; MemTotal and /proc/iomem are unchanged.
+# refused_ebusy WHAT DEV CMD...: CMD, which binds DEV to a driver and
+# prints the errno name of the bind, prints EBUSY; DEV stays unbound, the
+# kernel log names the range that "would share" a buddy block and carries
+# no warning; MemTotal and /proc/iomem are unchanged.
 refused_ebusy() {
-	local iomem mark=guard-$$ rc=0 log warn
+	local what=$1 dev=$2 iomem mark=guard-$$ rc=0 log warn
 
+	shift 2
 	iomem=$(cat /proc/iomem)
 	base=$(meminfo_kb MemTotal)
 	kmsg_mark "$mark"
-	eq "$1" "$(sysfs_err "$2" "$3")" EBUSY || rc=1
-	eq "$3 driver" "$(dax_drv_of "$3")" none || rc=1
+	eq "$what" "$("$@")" EBUSY || rc=1
+	eq "$dev driver" "$(dax_drv_of "$dev")" none || rc=1
 	log=$(kmsg_since "$mark")
 	echo "$log" | grep -q "would share a 4096 KiB buddy block" ||
 		{ msg "no kernel log line names the range"; rc=1; }
@@ -659,6 +661,14 @@ refused_ebusy() {
 	iomem_is "$iomem" || rc=1
 	return $rc
 }
+
+# kmem_bind_errno DEV: bind DEV to kmem (new_id first when kmem does not
+# match it yet, as kmem_bind does); print the errno name, OK on success.
+kmem_bind_errno() {
+	kmem_bind "$1" >/dev/null
+	echo "$kmem_bind_err"
+}
+
 SPLAT_WARN='WARNING:|Call Trace:'
 
 # B (ZONE_DEVICE) first: A's System RAM is refused.
@@ -667,7 +677,7 @@ ram_after_devdax() {
 
 	dax_unbind_any "$d" || return 1
 	expect_write OK "$SYS_DAX/devices/$d/online_policy" online_movable || return 1
-	refused_ebusy "bind $d to kmem" "$KMEM_DRV/bind" "$d"
+	refused_ebusy "bind $d to kmem" "$d" kmem_bind_errno "$d"
 }
 check "B devdax first: binding A to kmem fails with EBUSY, nothing changes" ram_after_devdax
 check "... and B's mapping reads back" p3_mapped_ok 1
@@ -680,7 +690,7 @@ devdax_after_ram() {
 	read -r s e < <(kmem_range_2m "$a")
 	base=$(meminfo_kb MemTotal)
 	kmem_bind "$a" && memtotal_grew_by $(((e - s) / 1024)) || return 1
-	refused_ebusy "bind $b to device_dax" "$SYS_DAX/drivers/device_dax/bind" "$b"
+	refused_ebusy "bind $b to device_dax" "$b" sysfs_err "$SYS_DAX/drivers/device_dax/bind" "$b"
 }
 check "A System RAM first: binding B to device_dax fails with EBUSY, nothing changes" \
 	devdax_after_ram
