@@ -121,10 +121,11 @@ create_ns() {
 		tr -d ' \n\t'
 }
 
-# new_devdax: create a devdax namespace filling $region, set $dax and the
-# hot-add range $s..$e (memory-block aligned). Bails out on failure.
+# new_devdax: create a devdax namespace filling $region ($NEW_DEVDAX_SIZE
+# bytes when it is set), set $dax and the hot-add range $s..$e
+# (memory-block aligned). Bails out on failure.
 new_devdax() {
-	dax=$(dax_of_ns "$(create_ns "$region" devdax "" -a 2M)")
+	dax=$(dax_of_ns "$(create_ns "$region" devdax "${NEW_DEVDAX_SIZE:-}" -a 2M)")
 	[ -n "$dax" ] || ktap_exit_fail_msg "cannot create a devdax namespace on $region"
 	read -r s e < <(kmem_range "$dax")
 }

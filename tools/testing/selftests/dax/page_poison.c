@@ -10,11 +10,12 @@
  *
  *   pfn=<n> node=<n> madvise=<rc> madvise_sigbus=<si_code> read_sigbus=<si_code>
  *
- * node is where move_pages(2) saw the page before the poison; a
+ * node is where move_pages(2) saw the page before the poison; madvise is
+ * its errno, 0 on success, -1 when a SIGBUS came before it returned; a
  * *_sigbus of 0 means no SIGBUS arrived at that step (BUS_MCEERR_AR is 4).
- * Exit 0 when the page was on NODE, madvise() succeeded and the read got
- * SIGBUS with BUS_MCEERR_AR at the page's address; 1 otherwise; 2 on a
- * setup error.
+ * Exit 0 when the page was on NODE, the poison took (madvise() returned
+ * 0, or its SIGBUS was BUS_MCEERR_AR) and the read got SIGBUS with
+ * BUS_MCEERR_AR at the page's address; 1 otherwise; 2 on a setup error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,21 +38,21 @@
 #endif
 
 /*
- * The SIGBUS handler jumps back with the signal's si_code (never 0) and
- * leaves its address in bus_addr; globals, so that what changes between
- * sigsetjmp() and siglongjmp() is never a local variable.
+ * The SIGBUS handler records the signal's si_code and address and jumps
+ * back; what it records is read and written with atomic builtins, which
+ * a signal handler may use.
  */
 static sigjmp_buf jump;
+static int bus_code;
 static void *bus_addr;
-static int madv_rc;
-char page_poison_sink;	/* the read must happen */
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	(void)uc;
-	bus_addr = si->si_addr;
-	siglongjmp(jump, si->si_code ? si->si_code : -1);
+	__atomic_store_n(&bus_code, si->si_code, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&bus_addr, si->si_addr, __ATOMIC_SEQ_CST);
+	siglongjmp(jump, 1);
 }
 
 /* The pfn backing @p (present pages only), 0 when it cannot be read. */
@@ -72,27 +73,31 @@ static uint64_t pfn_of(void *p, size_t page)
 }
 
 /*
- * Poison the page at @p, then read it. Returns madvise()'s errno (0 on
- * success); *madv_code and *read_code get the si_code of a SIGBUS at each
- * step, 0 when none came, and bus_addr the last SIGBUS's address.
+ * Poison the page at @p, then read it. Returns madvise()'s errno, 0 on
+ * success and -1 when a SIGBUS came before it returned; *madv_code and
+ * *read_code get the si_code of a SIGBUS at each step, 0 when none came,
+ * and bus_addr the last SIGBUS's address.
  */
 static int poison_and_read(char *p, size_t page, int *madv_code,
 			   int *read_code)
 {
-	int code;
+	static int rc;
 
+	rc = -1;
+	__atomic_store_n(&bus_code, 0, __ATOMIC_SEQ_CST);
 	/* The poisoning task may be signalled on its way out of madvise(). */
-	madv_rc = 0;
-	code = sigsetjmp(jump, 1);
-	if (!code)
-		madv_rc = madvise(p, page, MADV_HWPOISON) ? errno : 0;
-	*madv_code = code;
-	bus_addr = NULL;
-	code = sigsetjmp(jump, 1);
-	if (!code)
-		page_poison_sink = p[0];
-	*read_code = code;
-	return madv_rc;
+	if (!sigsetjmp(jump, 1))
+		rc = madvise(p, page, MADV_HWPOISON) ? errno : 0;
+	*madv_code = __atomic_load_n(&bus_code, __ATOMIC_SEQ_CST);
+
+	__atomic_store_n(&bus_code, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&bus_addr, NULL, __ATOMIC_SEQ_CST);
+	if (!sigsetjmp(jump, 1))
+		(void)__atomic_load_n(p, __ATOMIC_SEQ_CST);
+	*read_code = __atomic_load_n(&bus_code, __ATOMIC_SEQ_CST);
+	/* no later SIGBUS may jump to a stale jump buffer */
+	signal(SIGBUS, SIG_DFL);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -138,8 +143,11 @@ int main(int argc, char **argv)
 	printf("pfn=%llu node=%d madvise=%d madvise_sigbus=%d read_sigbus=%d\n",
 	       (unsigned long long)pfn, seen, rc_madv, madv_code, read_code);
 	fflush(stdout);
-	return seen == node && !rc_madv && read_code == BUS_MCEERR_AR &&
-	       bus_addr == p ? 0 : 1;
+	/* the poison took: madvise() returned 0, or its SIGBUS came first */
+	return seen == node &&
+	       (!rc_madv || (rc_madv < 0 && madv_code == BUS_MCEERR_AR)) &&
+	       read_code == BUS_MCEERR_AR &&
+	       __atomic_load_n(&bus_addr, __ATOMIC_SEQ_CST) == p ? 0 : 1;
 
 usage:
 	fprintf(stderr, "usage: %s [-n NODE]\n", argv[0]);
