@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dax_rw - write a pattern through a mapping of a file or device and read
- * it back: "dax_rw PATH BYTES SEED". For a device-dax character device the
- * mapping is the device's memory itself. Exit 0 when every word matched.
+ * it back: "dax_rw PATH BYTES SEED". With -c ("dax_rw -c PATH BYTES SEED")
+ * only read it: check that the pattern of an earlier run with the same
+ * SEED is still there. For a device-dax character device the mapping is
+ * the device's memory itself. Exit 0 when every word matched.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,31 +26,40 @@ static uint64_t word(uint64_t seed, uint64_t i)
 int main(int argc, char **argv)
 {
 	uint64_t *p, seed, i, n, bad = 0;
+	int fd, check_only = 0;
 	size_t len;
-	int fd;
 
+	if (argc == 5 && !strcmp(argv[1], "-c")) {
+		check_only = 1;
+		argv++;
+		argc--;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s PATH BYTES SEED\n", argv[0]);
+		fprintf(stderr, "usage: %s [-c] PATH BYTES SEED\n", argv[0]);
 		return 2;
 	}
 	len = strtoull(argv[2], NULL, 0);
 	seed = strtoull(argv[3], NULL, 0);
-	fd = open(argv[1], O_RDWR);
+	fd = open(argv[1], check_only ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
+	n = len / sizeof(*p);
+	if (check_only)
+		goto check;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "mmap %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	n = len / sizeof(*p);
 	for (i = 0; i < n; i++)
 		p[i] = word(seed, i);
 	if (msync(p, len, MS_SYNC))
 		fprintf(stderr, "msync: %s\n", strerror(errno));
 	munmap(p, len);
+
+check:
 
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {

@@ -527,6 +527,33 @@ check "after unbind: HardwareCorrupted at the baseline, the poison went with the
 kmem_reset
 region=$small
 declare -a NS DAXES
+# mapped_ok I...: through a mapping of namespace I (a file of the fsdax
+# file system for namespace 0, the devdax device for the others), the
+# pattern written last time (SEEDS[I]) is still there, and a new one reads
+# back. A namespace whose device was System RAM since has no pattern to
+# keep (to_ram drops its seed).
+declare -a SEEDS
+mapped_ok() {
+	local i d path size seed rc=0
+
+	for i in "$@"; do
+		if [ "$i" = 0 ]; then
+			path=$FSDAX_MNT/f size=$((8 * MIB))
+		else
+			d=${DAXES[i]}
+			path=/dev/$d size=$(dax_attr "$d" size)
+		fi
+		if [ -n "${SEEDS[i]:-}" ]; then
+			run "$DAX_RW" -c "$path" "$size" "${SEEDS[i]}" ||
+				{ msg "namespace $i lost its data"; rc=1; }
+		fi
+		seed=0x$((RANDOM + 1))
+		run "$DAX_RW" "$path" "$size" "$seed" || rc=1
+		SEEDS[i]=$seed
+	done
+	return $rc
+}
+
 # four_in_one_section: namespace 0 fsdax (ext4 mounted -o dax on
 # $FSDAX_MNT), 1 to 3 devdax, 32 MiB each, all in one memory block.
 four_in_one_section() {
@@ -557,27 +584,12 @@ four_in_one_section() {
 	run mount -o dax=always "$dev" "$FSDAX_MNT" || return 1
 	grep -q " $FSDAX_MNT .*dax=always" /proc/mounts ||
 		{ msg "$dev is not mounted with dax"; return 1; }
-	run dd if=/dev/zero of="$FSDAX_MNT/f" bs=1M count=8
+	run dd if=/dev/zero of="$FSDAX_MNT/f" bs=1M count=8 || return 1
+	SEEDS=()
+	mapped_ok 0 2 3
 }
-check "four 32 MiB namespaces in one memory block: fsdax (mounted -o dax), 3 devdax" \
+check "four 32 MiB namespaces in one memory block: fsdax (ext4 -o dax), 3 devdax; data in 0, 2, 3" \
 	four_in_one_section
-
-# mapped_ok I...: namespaces I... read back a pattern through a mapping:
-# a file of the fsdax file system for namespace 0, the devdax device for
-# the others.
-mapped_ok() {
-	local i d rc=0
-
-	for i in "$@"; do
-		if [ "$i" = 0 ]; then
-			run "$DAX_RW" "$FSDAX_MNT/f" $((8 * MIB)) 0x$RANDOM || rc=1
-			continue
-		fi
-		d=${DAXES[i]}
-		run "$DAX_RW" "/dev/$d" "$(dax_attr "$d" size)" 0x$RANDOM || rc=1
-	done
-	return $rc
-}
 
 # to_ram I: namespace I's device bound to kmem with online_movable; its
 # 2 MiB aligned range is System RAM
@@ -586,6 +598,7 @@ to_ram() {
 
 	read -r s e < <(kmem_range_2m "$d")
 	base=$(meminfo_kb MemTotal)
+	SEEDS[$1]=
 	expect_write OK "$SYS_DAX/devices/$d/online_policy" online_movable || return 1
 	kmem_bind "$d" || return 1
 	memtotal_grew_by $(((e - s) / 1024)) &&
@@ -593,15 +606,16 @@ to_ram() {
 		iomem_exact "$d" "$s" "$e"
 }
 check "namespace 1 becomes System RAM, exactly its 2 MiB aligned range" to_ram 1
-check "namespaces 0 (fsdax), 2, 3 (devdax): mappings read back" mapped_ok 0 2 3
+check "namespaces 0 (fsdax), 2, 3 (devdax): their data intact, mappings read back" mapped_ok 0 2 3
 
-# All four in use at once: a process's memory on node 1 (namespace 1's
+# All four in use at once: a process's 16 MiB on node 1 (namespace 1's
 # System RAM is all node 1 has) while the fsdax file and the devdax
-# devices are written and read back; the process's memory is intact.
+# devices keep their data and are written and read back; the process's
+# memory is intact.
 all_at_once() {
 	local out=$FILL_OUT.p2 pid line rc=0
 
-	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 8 >"$out" 2>&1 &
+	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 16 >"$out" 2>&1 &
 	pid=$!
 	if ! wait_line "$out" '^ready ' 600 "$pid"; then
 		msg "numa_fill: $(tail -n 2 "$out" | tr '\n' ' ')"
@@ -653,10 +667,10 @@ devdax_again() {
 back_to_devdax() {
 	kmem_unbind "${DAXES[$1]}" && devdax_again "$1"
 }
-check "namespace 2 back on device_dax, mapping reads back" devdax_again 2
+check "namespace 2 back on device_dax: its data intact, mapping reads back" devdax_again 2
 check "namespace 1 back to devdax (its guard freed), mapping reads back" back_to_devdax 1
 check "then namespace 2 gets the block" to_ram 2
-check "namespaces 0 (fsdax), 1, 3 (devdax): mappings read back" mapped_ok 0 1 3
+check "namespaces 0 (fsdax), 1, 3 (devdax): their data intact, mappings read back" mapped_ok 0 1 3
 
 # memory_failure() of a page of namespace 3's devdax device, in the block of
 # namespace 2's System RAM: the poison is not the block's (its hwpoison
