@@ -175,56 +175,41 @@ zone_end() {
 		f && $1 == "start_pfn:" { print $2 + sp; exit }' /proc/zoneinfo
 }
 
-# The partial block at the device's start, alone through memoryN/state:
-# MemTotal follows by its present bytes, node 1's ZONE_MOVABLE starts at
-# the next block while it is offline and at the device's start again once
-# it is back.
-head_block_cycle() {
-	local hb=$((s2 / KMEM_MB)) all rc=0
+# partial_block_cycle head|tail: the partial block at the device's start
+# (end) alone through memoryN/state: MemTotal follows by its present bytes;
+# node 1's ZONE_MOVABLE starts (ends) at the block boundary next to it
+# while it is offline, and at the device's start (end) once it is back.
+# First, the zone's edge is the device's: node 1's memory beyond the device
+# (the spare region's, left online for good by kmem_unload.sh) would hide
+# the change.
+partial_block_cycle() {
+	local b bytes edge offline_pfn online_pfn all rc=0
 
-	[ "$head" -gt 0 ] || { msg "no partial first block"; return 1; }
+	if [ "$1" = head ]; then
+		b=$((s2 / KMEM_MB)) bytes=$head edge=zone_start
+		offline_pfn=$(((b + 1) * KMEM_MB / PAGE)) online_pfn=$((s2 / PAGE))
+	else
+		b=$(((e2 - 1) / KMEM_MB)) bytes=$tail edge=zone_end
+		offline_pfn=$((b * KMEM_MB / PAGE)) online_pfn=$((e2 / PAGE))
+	fi
+	[ "$bytes" -gt 0 ] || { msg "no partial $1 block"; return 1; }
+	eq "node 1 Movable $edge before" "$($edge 1 Movable)" "$online_pfn" ||
+		{ msg "node 1 Movable reaches beyond the device (memory left over?)"; return 1; }
 	all=$(meminfo_kb MemTotal)
-	block_set "$SYS_MEM/memory$hb" offline || return 1
-	eq "memory$hb state" "$(read_word "$SYS_MEM/memory$hb/state")" offline || rc=1
-	memtotal_is $((all - head / 1024)) || rc=1
-	eq "node 1 Movable start_pfn, memory$hb offline" "$(zone_start 1 Movable)" \
-		$(((hb + 1) * KMEM_MB / PAGE)) || rc=1
-	block_set "$SYS_MEM/memory$hb" online_movable || return 1
+	block_set "$SYS_MEM/memory$b" offline || return 1
+	eq "memory$b state" "$(read_word "$SYS_MEM/memory$b/state")" offline || rc=1
+	memtotal_is $((all - bytes / 1024)) || rc=1
+	eq "node 1 Movable $edge, memory$b offline" "$($edge 1 Movable)" "$offline_pfn" || rc=1
+	block_set "$SYS_MEM/memory$b" online_movable || return 1
 	memtotal_is "$all" || rc=1
-	eq "node 1 Movable start_pfn, memory$hb online" "$(zone_start 1 Movable)" \
-		$((s2 / PAGE)) || rc=1
+	eq "node 1 Movable $edge, memory$b online" "$($edge 1 Movable)" "$online_pfn" || rc=1
 	blocks_in "$s2" "$e2" online Movable || rc=1
 	return $rc
 }
 check "the partial first block offline and online through memoryN/state; zone span follows" \
-	head_block_cycle
-
-# The partial block at the device's end, the same way: node 1's
-# ZONE_MOVABLE ends at the last whole block while it is offline, at the
-# device's end once it is back.
-tail_block_cycle() {
-	local tb=$(((e2 - 1) / KMEM_MB)) all rc=0
-
-	[ "$tail" -gt 0 ] || { msg "no partial last block"; return 1; }
-	# node 1's memory above the device (the spare region's, left online
-	# for good by kmem_unload.sh) would hide the tail's span
-	eq "node 1 Movable end pfn before" "$(zone_end 1 Movable)" $((e2 / PAGE)) ||
-		{ msg "node 1 Movable extends past the device (memory left over?)"; return 1; }
-	all=$(meminfo_kb MemTotal)
-	block_set "$SYS_MEM/memory$tb" offline || return 1
-	eq "memory$tb state" "$(read_word "$SYS_MEM/memory$tb/state")" offline || rc=1
-	memtotal_is $((all - tail / 1024)) || rc=1
-	eq "node 1 Movable end pfn, memory$tb offline" "$(zone_end 1 Movable)" \
-		$((tb * KMEM_MB / PAGE)) || rc=1
-	block_set "$SYS_MEM/memory$tb" online_movable || return 1
-	memtotal_is "$all" || rc=1
-	eq "node 1 Movable end pfn, memory$tb online" "$(zone_end 1 Movable)" \
-		$((e2 / PAGE)) || rc=1
-	blocks_in "$s2" "$e2" online Movable || rc=1
-	return $rc
-}
+	partial_block_cycle head
 check "the partial last block offline and online through memoryN/state; zone span follows" \
-	tail_block_cycle
+	partial_block_cycle tail
 
 # daxX.Y/state acts on every block, the partial ones included: 'unplugged'
 # offlines and removes them all ('offline' is only a reading), an online
