@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Tests of harness/assemble.sh on a tiny fake base tree: the quilt queue
 # (apply, incremental re-apply, a patch that does not apply names itself
-# and the file, a renamed patch), owned files (linked, the upstream copy restored when no
-# longer owned, patches may not touch them), mutants (applied, then
-# reverted), format-patch.sh, and make series with its check (series.sh,
-# series-check.sh). Prints one TAP line per check.
+# and the file, a renamed patch), owned files (linked, the upstream copy
+# restored when no longer owned, patches may not touch them), mutants
+# (applied, then reverted), format-patch.sh, and make series with its check
+# (series.sh, series-check.sh). Prints one TAP line per check.
 set -uo pipefail
 HARNESS=$(cd "$(dirname "$0")/.." && pwd)
 unset MUTANT    # the fake tree has no mutants of the real one
