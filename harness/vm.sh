@@ -78,6 +78,13 @@ accel=(-accel tcg -cpu max,la57=off)
 # (daxX.Y/memmap_on_memory); kmem_memmap.sh does
 cmdline="console=ttyS0 log_buf_len=8M panic=-1 kasan_multi_shot memory_hotplug.memmap_on_memory=1 kmemtest.mode=$mode${extra:+ $extra}"
 [ -n "${T:-}" ] && cmdline="$cmdline kmemtest.tests=$(echo "$T" | tr ' ' ',')"
+# KMEM_SUBBLOCK=Y|N: kmem.subblock at every load of kmem (modprobe takes
+# module parameters from the kernel command line), in place of its default
+case ${KMEM_SUBBLOCK:-} in
+"") ;;
+Y | N) cmdline="$cmdline kmem.subblock=$KMEM_SUBBLOCK" ;;
+*) die "KMEM_SUBBLOCK=$KMEM_SUBBLOCK: Y or N" ;;
+esac
 # make stress: the same check VM, its tests given more cycles, a seed for
 # their random choices and a per-test timeout (kmemtest.* in guest/init)
 [ -n "${KMEM_STRESS_ARGS:-}" ] && cmdline="$cmdline $KMEM_STRESS_ARGS"

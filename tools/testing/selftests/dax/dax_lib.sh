@@ -122,12 +122,12 @@ create_ns() {
 }
 
 # new_devdax: create a devdax namespace filling $region ($NEW_DEVDAX_SIZE
-# bytes when it is set), set $dax and the hot-add range $s..$e
-# (memory-block aligned). Bails out on failure.
+# bytes when it is set), set $dax and the hot-add range $s..$e (kmem_span:
+# what kmem would add if bound now). Bails out on failure.
 new_devdax() {
 	dax=$(dax_of_ns "$(create_ns "$region" devdax "${NEW_DEVDAX_SIZE:-}" -a 2M)")
 	[ -n "$dax" ] || ktap_exit_fail_msg "cannot create a devdax namespace on $region"
-	read -r s e < <(kmem_range "$dax")
+	read -r s e < <(kmem_span "$dax")
 }
 
 # dax_of_ns JSON, ns_of JSON: device names from create_ns' output.
@@ -178,12 +178,66 @@ kmem_range_2m() {
 	echo $(((start + (2 << 20) - 1) >> 21 << 21)) $(((start + size) >> 21 << 21))
 }
 
-# blocks_of START END: memory block directories covering [START, END).
+# kmem_span DAX: "START END" (END exclusive) of what kmem hot-adds of DAX
+# when it is bound now: kmem_range_2m with kmem.subblock=Y, unless the
+# device asks for memmap_on_memory (whole blocks then), else kmem_range.
+# Loads kmem to read the parameter.
+kmem_span() {
+	kmem_loaded || modprobe kmem
+	if [ "$(kmem_param subblock)" = Y ] &&
+	   [ "$(cat "$SYS_DAX/devices/$1/memmap_on_memory" 2>/dev/null)" != 1 ]; then
+		kmem_range_2m "$1"
+	else
+		kmem_range "$1"
+	fi
+}
+
+# kmem_nblocks START END: the number of memory blocks [START, END) touches.
+kmem_nblocks() {
+	local mb
+
+	mb=$(memblock_bytes)
+	echo $((($2 - 1) / mb - $1 / mb + 1))
+}
+
+# block_part B START END: the bytes of memory block B inside [START, END).
+block_part() {
+	local mb lo hi
+
+	mb=$(memblock_bytes)
+	lo=$(($1 * mb > $2 ? $1 * mb : $2))
+	hi=$((($1 + 1) * mb < $3 ? ($1 + 1) * mb : $3))
+	echo $((hi > lo ? hi - lo : 0))
+}
+
+# block_addr B START END: where the part of memory block B inside
+# [START, END) starts: the address kmem names the block by (fail_dax_kmem's
+# block, kmem/last_failure_block, the dax_kmem_block tracepoint).
+block_addr() {
+	local mb
+
+	mb=$(memblock_bytes)
+	echo $(($1 * mb > $2 ? $1 * mb : $2))
+}
+
+# kmem_present_bytes START END: the bytes of [START, END) in memory blocks
+# that are present.
+kmem_present_bytes() {
+	local mb b sum=0
+
+	mb=$(memblock_bytes)
+	for ((b = $1 / mb; b <= ($2 - 1) / mb; b++)); do
+		[ -d "$SYS_MEM/memory$b" ] && sum=$((sum + $(block_part "$b" "$1" "$2")))
+	done
+	echo "$sum"
+}
+
+# blocks_of START END: memory block directories [START, END) touches.
 blocks_of() {
 	local mb b
 
 	mb=$(memblock_bytes)
-	for ((b = $1 / mb; b < $2 / mb; b++)); do
+	for ((b = $1 / mb; b <= ($2 - 1) / mb; b++)); do
 		echo "$SYS_MEM/memory$b"
 	done
 }
@@ -528,19 +582,25 @@ dax_unbind_any() {
 	eq "unbind $1 from $drv" "$(sysfs_err "$SYS_DAX/drivers/$drv/unbind" "$1")" OK
 }
 
-# blocks_census START END: look at the memory blocks of [START, END). Sets
-# bc_total, bc_present, bc_online, bc_kernel and bc_movable (block counts,
-# the last two online ones by zone) and bc_desc ("33:Movable 34:offline ...").
+# blocks_census START END: look at the memory blocks [START, END) touches.
+# Sets bc_total, bc_present, bc_online, bc_kernel and bc_movable (block
+# counts, the last two online ones by zone), the same as bytes of
+# [START, END) in bc_present_bytes, bc_online_bytes, bc_kernel_bytes and
+# bc_movable_bytes (a partial block counts its part), and bc_desc
+# ("33:Movable 34:offline ...").
 blocks_census() {
-	local b st z
+	local b st z part
 
 	bc_total=0 bc_present=0 bc_online=0 bc_kernel=0 bc_movable=0 bc_desc=
-	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
+	bc_present_bytes=0 bc_online_bytes=0 bc_kernel_bytes=0 bc_movable_bytes=0
+	for ((b = $1 / KMEM_MB; b <= ($2 - 1) / KMEM_MB; b++)); do
 		bc_total=$((bc_total + 1))
 		[ -d "$SYS_MEM/memory$b" ] || continue
 		st=$(read_word "$SYS_MEM/memory$b/state")
 		[ "$st" = "(missing)" ] && continue
+		part=$(block_part "$b" "$1" "$2")
 		bc_present=$((bc_present + 1))
+		bc_present_bytes=$((bc_present_bytes + part))
 		if [ "$st" != online ]; then
 			bc_desc+=" $b:$st"
 			continue
@@ -548,10 +608,13 @@ blocks_census() {
 		z=$(read_word "$SYS_MEM/memory$b/valid_zones")
 		bc_desc+=" $b:$z"
 		bc_online=$((bc_online + 1))
+		bc_online_bytes=$((bc_online_bytes + part))
 		if [ "$z" = Movable ]; then
 			bc_movable=$((bc_movable + 1))
+			bc_movable_bytes=$((bc_movable_bytes + part))
 		else
 			bc_kernel=$((bc_kernel + 1))
+			bc_kernel_bytes=$((bc_kernel_bytes + part))
 		fi
 	done
 }
@@ -635,11 +698,11 @@ iomem_kmem_ok() {
 			msg "System RAM (kmem) at $(printf '%#x' "$st") below '$parent', not $dax"
 			rc=1
 		fi
-		for ((b = st / KMEM_MB; b < en / KMEM_MB; b++)); do
+		for ((b = st / KMEM_MB; b <= (en - 1) / KMEM_MB; b++)); do
 			covered[$b]=1
 		done
 	done < <(iomem_kmem_all)
-	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
 		if [ -d "$SYS_MEM/memory$b" ]; then
 			present=$((present + 1))
 			[ -n "${covered[$b]}" ] ||
@@ -651,24 +714,24 @@ iomem_kmem_ok() {
 			fi
 		fi
 	done
-	if [ "$present" -eq $(((e - s) / KMEM_MB)) ] && [ "$n" -ne 1 ]; then
+	if [ "$present" -eq "$(kmem_nblocks "$s" "$e")" ] && [ "$n" -ne 1 ]; then
 		msg "every block present, but $n System RAM (kmem) resources, want one merged"
 		rc=1
 	fi
 	return $rc
 }
 
-# kmem_figures_ok DAX: daxX.Y/kmem/*_bytes count the blocks of the last
+# kmem_figures_ok DAX: daxX.Y/kmem/*_bytes count the bytes of the last
 # blocks_census.
 kmem_figures_ok() {
 	local rc=0
 
 	eq "kmem/present_bytes" "$(kmem_attr "$1" present_bytes)" \
-		$((bc_present * KMEM_MB)) || rc=1
+		"$bc_present_bytes" || rc=1
 	eq "kmem/online_kernel_bytes" "$(kmem_attr "$1" online_kernel_bytes)" \
-		$((bc_kernel * KMEM_MB)) || rc=1
+		"$bc_kernel_bytes" || rc=1
 	eq "kmem/online_movable_bytes" "$(kmem_attr "$1" online_movable_bytes)" \
-		$((bc_movable * KMEM_MB)) || rc=1
+		"$bc_movable_bytes" || rc=1
 	return $rc
 }
 
@@ -688,7 +751,7 @@ kmem_consistent() {
 		fi
 		kmem_figures_ok "$1" || rc=1
 	fi
-	memtotal_is $(($4 + bc_online * KMEM_MB / 1024)) || rc=1
+	memtotal_is $(($4 + bc_online_bytes / 1024)) || rc=1
 	iomem_kmem_ok "$1" "$2" "$3" || rc=1
 	return $rc
 }
@@ -748,12 +811,12 @@ kmem_rmmod_refused() {
 }
 
 # kmem_new_device: a new devdax namespace on $region (new_devdax sets dax,
-# s, e), the baseline MemTotal in base, its number of whole memory blocks
-# in nb and its node in node, said in one line.
+# s, e), the baseline MemTotal in base, the number of memory blocks kmem
+# would add in nb and its node in node, said in one line.
 kmem_new_device() {
 	base=$(meminfo_kb MemTotal)
 	new_devdax
-	nb=$(((e - s) / KMEM_MB))
+	nb=$(kmem_nblocks "$s" "$e")
 	node=$(dax_attr "$dax" target_node)
 	msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
 }
@@ -952,12 +1015,12 @@ wait_exit() {
 	wait "$1"
 }
 
-# kmem_present_blocks START END: the numbers of the memory blocks of
-# [START, END) that are present, space separated.
+# kmem_present_blocks START END: the numbers of the memory blocks
+# [START, END) touches that are present, space separated.
 kmem_present_blocks() {
 	local b l=
 
-	for ((b = $1 / KMEM_MB; b < $2 / KMEM_MB; b++)); do
+	for ((b = $1 / KMEM_MB; b <= ($2 - 1) / KMEM_MB; b++)); do
 		[ -d "$SYS_MEM/memory$b" ] && l+=" $b"
 	done
 	echo "${l# }"
