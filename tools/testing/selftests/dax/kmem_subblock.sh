@@ -133,7 +133,8 @@ NEW_DEVDAX_SIZE=$((1904 * MIB))
 kmem_new_unbound online_movable
 NEW_DEVDAX_SIZE=
 read -r s2 e2 < <(kmem_range_2m "$dax")
-whole=$((e - s))
+read -r ws we < <(kmem_range "$dax")
+whole=$((we - ws))
 msg "$dax: 2 MiB aligned $(printf '%#x-%#x' "$s2" $((e2 - 1))), $(((e2 - s2) / MIB)) MiB;" \
 	"whole blocks $((whole / MIB)) MiB"
 head=$(((s2 % KMEM_MB) ? KMEM_MB - s2 % KMEM_MB : 0))
@@ -624,9 +625,10 @@ check "all at once: memory on namespace 1's System RAM, fsdax and devdax read ba
 	all_at_once
 
 # The block is namespace 1's: binding namespace 2 fails with EEXIST, the
-# kernel log names the block and the range it holds, and nothing changes.
+# kernel log names the block and namespace 1's System RAM in it (exactly,
+# as /proc/iomem has it under namespace 1's device), and nothing changes.
 second_refused() {
-	local d=${DAXES[2]} iomem blk mark=subblock-$$-$RANDOM rc=0
+	local d=${DAXES[2]} iomem blk s e owner mark=subblock-$$-$RANDOM rc=0
 
 	dax_unbind_any "$d" || return 1
 	iomem=$(cat /proc/iomem)
@@ -639,6 +641,10 @@ second_refused() {
 	eq "$d driver" "$(dax_drv_of "$d")" none || rc=1
 	kmsg_since "$mark" | grep -q "memory block memory$blk exists, for " ||
 		{ msg "no kernel log line names memory$blk"; rc=1; }
+	read -r s e < <(kmem_range_2m "${DAXES[1]}")
+	owner=$(printf 'memory%d holds System RAM %#x-%#x already' "$blk" "$s" $((e - 1)))
+	kmsg_since "$mark" | grep -qF "$owner" ||
+		{ msg "no kernel log line says: $owner"; rc=1; }
 	memtotal_is "$base" || rc=1
 	iomem_is "$iomem" || rc=1
 	return $rc
