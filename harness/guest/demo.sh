@@ -20,7 +20,8 @@ numactl -H | sed 's/^/    /'
 step "initialise NVDIMM labels"
 /harness/labels.sh 2>&1 | sed 's/^/    /' || fail "label init"
 region=$(region_by_size big) || fail "no big region"
-echo "    $region: $(($(cat $SYS_ND/$region/size) >> 20)) MiB, numa_node $(cat $SYS_ND/$region/numa_node)"
+echo "    $region: $(($(cat $SYS_ND/$region/size) >> 20)) MiB," \
+	"numa_node $(cat $SYS_ND/$region/numa_node)"
 
 step "create a devdax namespace on $region"
 json=$(create_ns "$region" devdax "" -a 2M)
@@ -31,21 +32,35 @@ daxctl list -d "$dax" | sed 's/^/    /'
 step "before: $dax is a character device"
 base=$(meminfo_kb MemTotal)
 mem
+# What kmem hot-adds: 2 MiB aligned with kmem.subblock=Y, else whole memory
+# blocks. daxctl 76.1 does not see a partial first block, so the device's
+# online_policy (when it has one) is online_movable: kmem onlines every
+# block at bind, and daxctl is told not to online (the admin guide's way).
+read -r s e < <(kmem_span "$dax")
+how="memory-block aligned"
+[ "$(kmem_param subblock)" != Y ] || how="2 MiB aligned: kmem.subblock=Y"
+pol=$SYS_DAX/devices/$dax/online_policy
+opt=
+if [ -e "$pol" ]; then
+	echo online_movable >"$pol" || fail "cannot set $dax online_policy"
+	echo "    $dax online_policy: $(cat "$pol")"
+	opt=--no-online
+fi
 
-step "daxctl reconfigure-device --mode=system-ram $dax"
-daxctl reconfigure-device --mode=system-ram "$dax" 2>&1 | tr -d '\n ' | sed 's/^/    /' ||
-	fail "daxctl reconfigure-device --mode=system-ram"
+step "daxctl reconfigure-device ${opt:+$opt }--mode=system-ram $dax"
+daxctl reconfigure-device ${opt:+"$opt"} --mode=system-ram "$dax" 2>&1 |
+	tr -d '\n ' | sed 's/^/    /' || fail "daxctl reconfigure-device --mode=system-ram"
 echo
 mem
-read -r s e < <(kmem_range "$dax")
 added=$(($(meminfo_kb MemTotal) - base))
-echo "    hot-added $(((e - s) >> 20)) MiB of $(($(dax_attr "$dax" size) >> 20)) MiB (memory-block aligned)"
+echo "    hot-added $(((e - s) >> 20)) MiB of $(($(dax_attr "$dax" size) >> 20)) MiB ($how)"
 [ $((added * 1024)) = $((e - s)) ] ||
-	fail "MemTotal grew by $added kB, want $(((e - s) / 1024)) kB (the device's blocks)"
+	fail "MemTotal grew by $added kB, want $(((e - s) / 1024)) kB (the hot-add range)"
 [ -n "$(iomem_lines 'System RAM (kmem)')" ] || fail "no System RAM (kmem) in /proc/iomem"
 
 step "/proc/iomem: Persistent Memory > $dax > System RAM (kmem)"
-awk '/Persistent Memory/ { p = 1 } p && /^[^ ]/ && !/Persistent Memory/ { p = 0 } p' /proc/iomem | sed 's/^/    /'
+awk '/Persistent Memory/ { p = 1 } p && /^[^ ]/ && !/Persistent Memory/ { p = 0 } p' /proc/iomem |
+	sed 's/^/    /'
 chain=$(iomem_parent_chain "$(printf '%x' "$s")" "System RAM (kmem)")
 echo "    parents of System RAM (kmem): ${chain//|/ < }"
 
@@ -58,4 +73,4 @@ after=$(meminfo_kb MemTotal)
 [ "$after" = "$base" ] || fail "MemTotal $after kB, baseline $base kB"
 [ -z "$(iomem_lines 'System RAM (kmem)')" ] || fail "System RAM (kmem) left in /proc/iomem"
 ndctl destroy-namespace -f all >/dev/null 2>&1
-step "DEMO OK: MemTotal grew by the device's blocks and is back to the baseline, /proc/iomem clean"
+step "DEMO OK: MemTotal grew by the hot-add range and is back to the baseline, /proc/iomem clean"

@@ -18,7 +18,9 @@
 # the per-node structures of slab caches created later, which this test
 # cannot time; it says so and fails.
 # Runs on the small region, last: a range that cannot be offlined stays
-# until reboot on the stock kernel.
+# until reboot on the stock kernel. Runs with kmem.subblock=N, whole blocks:
+# daxctl 76.1 would leave a partial first block offline (partial blocks
+# are kmem_subblock.sh's and daxctl_system_ram.sh's).
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -31,6 +33,15 @@ PAGE=$(getconf PAGESIZE)
 ktap_print_header
 ktap_set_plan 5
 kmem_reset
+
+# kmem.subblock is read at bind, and the VM's command line may set it at
+# every load of kmem: set N once kmem is loaded, put the parameters back at
+# exit. A kmem without the parameter adds whole blocks.
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+trap kmem_params_restore EXIT
+[ "$(kmem_param subblock)" = "(missing)" ] || kmem_param_set subblock N ||
+	ktap_exit_fail_msg "cannot set kmem.subblock=N"
 
 base=$(meminfo_kb MemTotal)
 new_devdax

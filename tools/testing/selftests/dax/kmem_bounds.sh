@@ -132,7 +132,7 @@ all_retained() {
 
 	retained_single || return 1
 	retained_whole "$s" "$e" "$node" || rc=1
-	eq "present_bytes" "$rt_present" $((nb * KMEM_MB)) || rc=1
+	eq "present_bytes" "$rt_present" $((e - s)) || rc=1
 	errno_is "$rt_errno" ETIMEDOUT 110 || { msg "errno $rt_errno, want ETIMEDOUT"; rc=1; }
 	eq "reason" "$rt_reason" "timeout, pages still in use" || rc=1
 	failure_pfn_ok "$rt_reason" "$rt_pfn" || rc=1
@@ -214,7 +214,7 @@ signal_mid_migration() {
 }
 
 only_pinned_retained() {
-	local rc=0
+	local b bytes=0 rc=0
 
 	signal_mid_migration TERM handled_term || return 1
 	grep -q '^got SIGTERM' "$UNB" || { msg "the handler did not run"; rc=1; }
@@ -223,7 +223,10 @@ only_pinned_retained() {
 	retained_single || return 1
 	blocks_census "$s" "$e"
 	eq "retained blocks" "$(kmem_present_blocks "$s" "$e")" "$pinned" || rc=1
-	eq "present_bytes" "$rt_present" $(($(echo "$pinned" | wc -w) * KMEM_MB)) || rc=1
+	for b in $pinned; do
+		bytes=$((bytes + $(block_part "$b" "$s" "$e")))
+	done
+	eq "present_bytes" "$rt_present" "$bytes" || rc=1
 	errno_is "$rt_errno" ETIMEDOUT 110 ||
 		{ msg "errno $rt_errno, want ETIMEDOUT (EINTR: the signal stopped it)"; rc=1; }
 	return $rc

@@ -183,7 +183,7 @@ done
 
 blocks_census "$s" "$e"
 mem_total
-leaked=$((bc_present * KMEM_MB))
+leaked=$bc_present_bytes
 [ $(((MT - base) * 1024)) -le "$leaked" ] || leaked=$(((MT - base) * 1024))
 msg "cycles=$cycles leaked_bytes=$leaked in $((SECONDS - start)) s" \
 	"(state ${ran[state]:-0}, unbind ${ran[unbind]:-0}, daxctl ${ran[daxctl]:-0}," \

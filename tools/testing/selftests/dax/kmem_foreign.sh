@@ -15,7 +15,8 @@
 #  (b) daxctl reconfigure-device (kmem adds the memory offline, daxctl
 #      onlines it movable): the same "online" after an offline is refused,
 #      the block goes back with online_movable, and daxctl takes the
-#      device back to devdax;
+#      device back to devdax. With kmem.subblock=N, whole blocks: daxctl
+#      (76.1) does not online a partial first block;
 #  (c) a partial device: one block retained (an injected failure) and
 #      re-adopted by a bind whose policy adds nothing; it reads
 #      online_movable with the other blocks unplugged, and writing
@@ -98,7 +99,13 @@ check "(a) online_movable brings it back; the device reads online_movable again"
 	movable_again_whole
 check "(a) unbind removes everything" unbind_leaves_nothing
 
-# (b) the device's own policy says nothing: daxctl onlines it movable
+# (b) whole blocks (kmem.subblock=N, the range and the block under test
+# taken again): the device's own policy says nothing, daxctl onlines it
+# movable
+kmem_param_set subblock N || ktap_exit_fail_msg "cannot set kmem.subblock"
+read -r s e < <(kmem_range "$dax")
+b=$SYS_MEM/memory$((s / KMEM_MB))
+msg "(b) with kmem.subblock=N: block under test: ${b##*/}"
 expect_write OK "$POL" default || ktap_exit_fail_msg "cannot set $dax online_policy"
 kmem_param_set online_policy offline || ktap_exit_fail_msg "cannot set kmem.online_policy"
 daxctl_onlines() {
@@ -115,17 +122,23 @@ daxctl_devdax_gone() {
 }
 check "(b) daxctl takes the device back to devdax: memory gone" daxctl_devdax_gone
 
+# kmem.subblock back as it was (nothing is retained), and the range it adds
+kmem_param_set subblock "${KMEM_SAVED[subblock]}" ||
+	ktap_exit_fail_msg "cannot set kmem.subblock back"
+read -r s e < <(kmem_span "$dax")
+
 # (c) online_movable, one block retained, re-adopted with policy unplugged
 partial() {
-	local top=$(((e / KMEM_MB - 1) * KMEM_MB))
+	local lb=$(((e - 1) / KMEM_MB)) top
 
+	top=$(block_addr "$lb" "$s" "$e")
 	dax_unbind_any "$dax" && expect_write OK "$POL" online_movable &&
 		kmem_bind "$dax" && kmem_param_set unplug_retries 1 &&
 		kmem_fail_at "$top" && kmem_unbind "$dax" && retained_single &&
 		expect_write OK "$POL" unplugged && kmem_bind "$dax" &&
 		retained_empty && kmem_fail_at 0 || return 1
 	msg "re-adopted: state $(dax_state "$dax"), present_bytes $(kmem_attr "$dax" present_bytes)"
-	eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" "$KMEM_MB" &&
+	eq "present_bytes" "$(kmem_attr "$dax" present_bytes)" "$(block_part "$lb" "$s" "$e")" &&
 		state_is online_movable "$dax" "$s" "$e" "$base"
 }
 check "(c) one block re-adopted, the others unplugged: reads online_movable" partial
@@ -139,12 +152,14 @@ check "(c) writing online_movable completes it: every block online in ZONE_MOVAB
 	completes_movable
 check "(c) unbind removes everything" unbind_leaves_nothing
 
-# (d) a foreign offline during an unbind of ours
-top=$(((e / KMEM_MB - 1) * KMEM_MB))
-tb=$SYS_MEM/memory$((top / KMEM_MB))
+# (d) a foreign offline during an unbind of ours; the top block's number
+# and its address (block_addr: the start of the device's part of it)
+lb=$(((e - 1) / KMEM_MB))
+top=$(block_addr "$lb" "$s" "$e")
+tb=$SYS_MEM/memory$lb
 
 only_top_left() {
-	[ "$(kmem_present_blocks "$s" "$e")" = "$((top / KMEM_MB))" ]
+	[ "$(kmem_present_blocks "$s" "$e")" = "$lb" ]
 }
 
 unbind_held() {

@@ -7,7 +7,8 @@
 # clean rollback with the errno Documentation/admin-guide/mm/dax-kmem.rst
 # gives, and the kernel log must stay free of splats (the runner checks it
 # after the test). A 256 MiB devdax namespace on the small region (one
-# memory block after the memmap's reservation and the alignment),
+# memory block after the memmap's reservation and the alignment; with
+# kmem.subblock=Y its 2 MiB aligned range, in parts of blocks),
 # online_policy online_movable:
 #  (a) memory notifier error injection, MEM_GOING_ONLINE failing with
 #      -ENOMEM: the bind fails with EIO (a block was added but would not
@@ -59,13 +60,15 @@ cleanup() {
 trap cleanup EXIT
 
 # A namespace of two memory blocks: after the memmap's reservation and the
-# alignment, one block is hot-added.
+# alignment, one block is hot-added; with kmem.subblock=Y the 2 MiB aligned
+# range is (kmem_span), in the parts of the blocks it touches.
 json=$(create_ns "$region" devdax 256M -a 2M)
 dax=$(dax_of_ns "$json")
 [ -n "$dax" ] || ktap_exit_fail_msg "cannot create a 256 MiB devdax namespace on $region"
-read -r s e < <(kmem_range "$dax")
+read -r s e < <(kmem_span "$dax")
 base=$(meminfo_kb MemTotal)
-msg "$dax on $region: $(((e - s) / KMEM_MB)) block(s), $(printf '%#x-%#x' "$s" $((e - 1)))"
+msg "$dax on $region: $(((e - s) >> 20)) MiB in $(kmem_nblocks "$s" "$e") block(s)," \
+	"$(printf '%#x-%#x' "$s" $((e - 1)))"
 POL=$SYS_DAX/devices/$dax/online_policy
 STATE=$SYS_DAX/devices/$dax/state
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax"

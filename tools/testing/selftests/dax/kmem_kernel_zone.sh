@@ -88,7 +88,7 @@ unchanged_since() {
 present_normal() {
 	local b st z rc=0
 
-	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
 		[ -d "$SYS_MEM/memory$b" ] || continue
 		st=$(read_word "$SYS_MEM/memory$b/state")
 		z=$(read_word "$SYS_MEM/memory$b/valid_zones")
@@ -171,7 +171,7 @@ failure_named() {
 	elif ! pfn_in_device "$lf_pfn"; then
 		msg "pfn $(printf '%#x' "$lf_pfn") is not in $dax"
 		rc=1
-	elif [ $((lf_pfn * PAGE / KMEM_MB * KMEM_MB)) != "$lf_block" ]; then
+	elif [ "$(block_addr $((lf_pfn * PAGE / KMEM_MB)) "$s" "$e")" != "$lf_block" ]; then
 		msg "pfn $(printf '%#x' "$lf_pfn") is not in block $(printf '%#x' "$lf_block")"
 		rc=1
 	fi
@@ -190,14 +190,15 @@ left_counted() {
 
 	present_normal || rc=1
 	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
-	memtotal_is $((base + bc_present * KMEM_MB / 1024)) || rc=1
+	memtotal_is $((base + bc_present_bytes / 1024)) || rc=1
 	return $rc
 }
 
 # unbind_kernel: unbind, then left_counted, between two attempts of the
 # background retry (kmem_settled). Sets left (blocks present): at least the
-# block with the node's threads.
+# block with the node's threads, and left_bytes (their bytes of the range).
 left=0
+left_bytes=0
 unbind_kernel() {
 	local t0
 
@@ -206,6 +207,7 @@ unbind_kernel() {
 	t0=$SECONDS
 	kmem_unbind "$dax" || return 1
 	left=$(kmem_present_blocks "$s" "$e" | wc -w)
+	left_bytes=$(kmem_present_bytes "$s" "$e")
 	msg "unbind took $((SECONDS - t0)) s; $left of $nb blocks left:" \
 		"$(kmem_present_blocks "$s" "$e")"
 	[ "$left" -ge 1 ] || { msg "nothing left, yet the node's threads were in $dax"; return 1; }
@@ -222,8 +224,7 @@ retained_listed() {
 	retained_single || return 1
 	retained_whole "$s" "$e" "$node" || rc=1
 	# what is present now: the background retry may have removed some
-	eq "present_bytes" "$rt_present" \
-		$(($(kmem_present_blocks "$s" "$e" | wc -w) * KMEM_MB)) || rc=1
+	eq "present_bytes" "$rt_present" "$(kmem_present_bytes "$s" "$e")" || rc=1
 	[ "$rt_attempts" -ge 1 ] || { msg "attempts $rt_attempts"; rc=1; }
 	errno_is "$rt_errno" EBUSY 16 || errno_is "$rt_errno" ETIMEDOUT 110 ||
 		{ msg "errno $rt_errno, want EBUSY or ETIMEDOUT"; rc=1; }
@@ -250,7 +251,7 @@ log_names_it() {
 	l=$(echo "$log" | grep -m1 "$dax: retaining ")
 	[ -n "$l" ] || { msg "no '$dax: retaining ...' in the kernel log"; return 1; }
 	msg "kernel log: ${l#*] }"
-	re="retaining $((left * KMEM_MB)) bytes of \[mem $(printf '%#x-%#x' "$s" $((e - 1)))\]"
+	re="retaining $left_bytes bytes of \[mem $(printf '%#x-%#x' "$s" $((e - 1)))\]"
 	[[ $l =~ $re ]] || { msg "want '$re'"; rc=1; }
 	re='errno=-[0-9]+ pfn=(0x[0-9a-f]+|unknown) reason=[^ )]'
 	[[ $l =~ $re ]] || { msg "errno, pfn and reason not named"; rc=1; }
@@ -282,8 +283,7 @@ readopt() {
 	l=$(kmsg_since "readopt-$$" | grep -m1 -o "$dax: re-adopted [0-9]* bytes")
 	[ -n "$l" ] || { msg "no '$dax: re-adopted ... bytes' in the kernel log"; return 1; }
 	l=${l#*re-adopted }
-	eq "bytes re-adopted" "${l% bytes}" \
-		$(($(kmem_present_blocks "$s" "$e" | wc -w) * KMEM_MB)) || rc=1
+	eq "bytes re-adopted" "${l% bytes}" "$(kmem_present_bytes "$s" "$e")" || rc=1
 	for b in $(kmem_present_blocks "$s" "$e"); do
 		case " $before " in
 		*" $b "*) ;;

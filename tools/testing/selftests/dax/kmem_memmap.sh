@@ -7,6 +7,8 @@
 # the per-block altmap path of try_remove_memory(), which patch 0006
 # reordered: it is exercised both by "unplugged" and by an unbind with the
 # memory online, and must leave MemTotal and /proc/iomem at the baseline.
+# Such memory is added in whole blocks, also with kmem.subblock=Y: no
+# block of the device's range that is not whole is added.
 # Needs memory_hotplug.memmap_on_memory=1 on the kernel command line (the
 # test VM sets it); without it the test is skipped.
 
@@ -24,7 +26,7 @@ if [ "$(read_word "$MOM")" != Y ]; then
 	ktap_skip_all "memory_hotplug.memmap_on_memory is not enabled"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 5
+ktap_set_plan 6
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 
@@ -37,11 +39,16 @@ kmem_new_device
 dax_unbind_any "$dax" || ktap_exit_fail_msg "cannot unbind $dax"
 IOMEM0=$(cat /proc/iomem)
 ST=$SYS_DAX/devices/$dax/state
-# what onlining adds: every block minus its memmap (64 bytes per 4 KiB page)
-added_kb=$((nb * (KMEM_MB - KMEM_MB / 64) / 1024))
 
 check "memmap_on_memory set on the unbound $dax" \
 	expect_write OK "$SYS_DAX/devices/$dax/memmap_on_memory" 1
+# kmem_new_device took the range before memmap_on_memory was set: take it
+# again, now whole blocks
+read -r s e < <(kmem_span "$dax")
+nb=$(kmem_nblocks "$s" "$e")
+msg "with memmap_on_memory: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1)))"
+# what onlining adds: every block minus its memmap (64 bytes per 4 KiB page)
+added_kb=$((nb * (KMEM_MB - KMEM_MB / 64) / 1024))
 
 bound_movable() {
 	expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable &&
@@ -51,6 +58,19 @@ bound_movable() {
 		memtotal_grew_by "$added_kb"
 }
 check "bound online_movable: MemTotal grew by the blocks less their memmap" bound_movable
+
+# whole_blocks_only: the memory blocks present of those the device's 2 MiB
+# aligned range touches are exactly those of kmem_range, its whole blocks.
+whole_blocks_only() {
+	local ws we
+
+	read -r ws we < <(kmem_range "$dax")
+	msg "kmem.subblock=$(kmem_param subblock)"
+	same_text "memory blocks of $dax present" "$(blocks_of "$ws" "$we")" \
+		"$(kmem_blocks_of "$dax")"
+}
+check "no memory block outside the whole blocks added, whatever kmem.subblock says" \
+	whole_blocks_only
 
 unplug_removes() {
 	expect_write OK "$ST" unplugged && kmem_gone "$s" "$e" "$base"

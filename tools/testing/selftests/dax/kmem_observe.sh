@@ -74,10 +74,10 @@ trace_events() {
 # blocks_ops OP ERR [up|down]: the event lines of OP on every block of the
 # device, first to last (up) or last to first (down).
 blocks_ops() {
-	local a
+	local b
 
-	for ((a = s; a < e; a += KMEM_MB)); do
-		printf '%s %#x %s\n' "$1" "$a" "$2"
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
+		printf '%s %#x %s\n' "$1" "$(block_addr "$b" "$s" "$e")" "$2"
 	done | if [ "${3:-up}" = down ]; then tac; else cat; fi
 }
 
@@ -181,7 +181,7 @@ same_state_events() {
 check "same state written again: one transition with err=0, no block event" same_state_events
 
 # A plug that fails at the second block rolls the first back.
-second=$((s + KMEM_MB))
+second=$(block_addr $((s / KMEM_MB + 1)) "$s" "$e")
 rollback_plug() {
 	local want
 

@@ -100,7 +100,7 @@ retained_listed() {
 	retained_single || return 1
 	retained_whole "$s" "$e" "$node" || rc=1
 	blocks_census "$s" "$e"
-	eq "present_bytes" "$rt_present" $((bc_present * KMEM_MB)) || rc=1
+	eq "present_bytes" "$rt_present" "$bc_present_bytes" || rc=1
 	eq "retained blocks in ZONE_MOVABLE" "$bc_movable" "$bc_present" ||
 		{ msg "blocks:$bc_desc"; rc=1; }
 	errno_is "$rt_errno" ETIMEDOUT 110 || { msg "errno $rt_errno, want ETIMEDOUT"; rc=1; }
@@ -136,7 +136,7 @@ unbind_pinned() {
 others_gone() {
 	local b l rc=0
 
-	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
 		is_pinned "$b" && continue
 		[ -d "$SYS_MEM/memory$b" ] || continue
 		msg "memory$b holds no pinned page and is still present:" \

@@ -91,11 +91,12 @@ auto_movable
 
 base=$(meminfo_kb MemTotal)
 new_devdax
-nb=$(((e - s) / KMEM_MB))
+nb=$(kmem_nblocks "$s" "$e")
 [ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax: need 2 memory blocks or more, has $nb"
 ST=$SYS_DAX/devices/$dax/state
 POL=$SYS_DAX/devices/$dax/online_policy
-top=$((e - KMEM_MB))
+# the last block, or its part in the range: kmem names it by that address
+top=$(block_addr $(((e - 1) / KMEM_MB)) "$s" "$e")
 TOP=$SYS_MEM/memory$((top / KMEM_MB))
 msg "$dax on $region: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1)))"
 

@@ -72,7 +72,7 @@ devdax_ns() {
 	ns=$(ns_of "$json")
 	dax=$(dax_of_ns "$json")
 	[ -n "$dax" ] || ktap_exit_fail_msg "cannot create a devdax namespace on $1"
-	read -r s e < <(kmem_range "$dax")
+	read -r s e < <(kmem_span "$dax")
 	node=$(dax_attr "$dax" target_node)
 }
 
@@ -310,7 +310,7 @@ check "ndctl enable-region: namespace and $dax back, no memory added" enable_aga
 only_fa_left() {
 	local b rc=0
 
-	for ((b = s / KMEM_MB; b < e / KMEM_MB; b++)); do
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
 		if [ $((b * KMEM_MB)) = "$fa" ]; then
 			[ -d "$SYS_MEM/memory$b" ] || { msg "memory$b (failing) is gone"; rc=1; }
 		else
@@ -351,8 +351,8 @@ retain() {
 	kmem_reset
 	online_dev "$small" || return 1
 	kmem_param_set unplug_retries 2 || return 1
-	fa=$(((e - s) / KMEM_MB / 2))
-	fa=$((s + fa * KMEM_MB))
+	# a middle block: whole even when the first and last are partial (3 or more)
+	fa=$(((s / KMEM_MB + $(kmem_nblocks "$s" "$e") / 2) * KMEM_MB))
 	msg "failing block $(printf '%#x' "$fa") of $(printf '%#x-%#x' "$s" $((e - 1)))"
 	kmem_fail_at "$fa" || return 1
 	kmsg_mark "retain-$$"

@@ -24,7 +24,7 @@ kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 
 kmem_new_unbound online_movable
-[ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax has $nb whole blocks, want 2"
+[ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax has $nb blocks, want 2"
 
 stats=
 

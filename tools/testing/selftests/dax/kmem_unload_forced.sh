@@ -26,10 +26,14 @@ kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 
 kmem_new_unbound online_movable
-[ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax has $nb whole blocks, want 2"
+[ "$nb" -ge 2 ] || ktap_exit_fail_msg "$dax has $nb blocks, want 2"
 
-
-top=$(((e / KMEM_MB - 1) * KMEM_MB))
+# the top block: its number, its address (block_addr: the start of the
+# device's part of it) and the bytes of the device in it (the block may be
+# partial)
+lb=$(((e - 1) / KMEM_MB))
+top=$(block_addr "$lb" "$s" "$e")
+top_bytes=$(block_part "$lb" "$s" "$e")
 retain_top() {
 	local l
 
@@ -37,7 +41,7 @@ retain_top() {
 		kmem_fail_at "$top" && kmem_unbind "$dax" || return 1
 	l=$(retained_of "$s")
 	msg "retained: $l"
-	retained_parse "$l" && eq "retained bytes" "$rt_present" "$KMEM_MB"
+	retained_parse "$l" && eq "retained bytes" "$rt_present" "$top_bytes"
 }
 check "an injected failure on the top block: it is retained" retain_top
 
@@ -50,7 +54,7 @@ forced_unload() {
 	l=$(kmsg_since "unload-$$" | grep -m1 "$dax: .* stay System RAM until reboot")
 	[ -n "$l" ] || { msg "no '$dax: ... stay System RAM until reboot' in the log"; rc=1; }
 	msg "kernel log: ${l#*] }"
-	[[ $l == *"$KMEM_MB bytes"* ]] || { msg "want $KMEM_MB bytes named"; rc=1; }
+	[[ $l == *"$top_bytes bytes"* ]] || { msg "want $top_bytes bytes named"; rc=1; }
 	return $rc
 }
 check "rmmod -f: kmem unloads and says the retained block stays until reboot" forced_unload
@@ -58,12 +62,12 @@ check "rmmod -f: kmem unloads and says the retained block stays until reboot" fo
 # The worker's first retry would come a second after the unbind; the
 # memory notifier is called for every block that changes state.
 left_alone() {
-	local b=$SYS_MEM/memory$((top / KMEM_MB)) rc=0
+	local b=$SYS_MEM/memory$lb rc=0
 
 	sleep 3
-	memtotal_is $((base + KMEM_MB / 1024)) || rc=1
+	memtotal_is $((base + top_bytes / 1024)) || rc=1
 	eq "System RAM (kmem) in the range" "$(iomem_kmem_in "$s" "$e" | tr '\n' ' ')" \
-		"$(printf '%x-%x ' "$top" $((top + KMEM_MB - 1)))" || rc=1
+		"$(printf '%x-%x ' "$top" $((top + top_bytes - 1)))" || rc=1
 	grep -q " : $dax\$" /proc/iomem || { msg "no '$dax' in /proc/iomem"; rc=1; }
 	eq "offline the abandoned block" "$(sysfs_err "$b/state" offline)" OK || rc=1
 	eq "online it again" "$(sysfs_err "$b/state" online_movable)" OK || rc=1

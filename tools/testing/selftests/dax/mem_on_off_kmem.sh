@@ -80,13 +80,14 @@ offlined_by_hand() {
 check "every block of the device offlined through memoryN/state: kmem reads offline" \
 	offlined_by_hand
 
-# zones_now: "memoryN:Zone" for every online block outside the device.
+# zones_now: "memoryN:Zone" for every online block outside the device (one
+# the device's range does not touch: a partial block of it is the device's).
 zones_now() {
 	local b n
 
 	for b in "$SYS_MEM"/memory[0-9]*; do
 		n=${b##*memory}
-		[ $((n * KMEM_MB)) -ge "$s" ] && [ $((n * KMEM_MB)) -lt "$e" ] && continue
+		[ "$n" -ge $((s / KMEM_MB)) ] && [ "$n" -le $(((e - 1) / KMEM_MB)) ] && continue
 		[ "$(read_word "$b/state")" = online ] || continue
 		echo "${b##*/}:$(read_word "$b/valid_zones")"
 	done

@@ -26,6 +26,10 @@ mb=$(memblock_bytes)
 mapfile -t B < <(blocks_of "$s" "$e")
 nb=${#B[@]}
 [ "$nb" -ge 3 ] || ktap_exit_fail_msg "need at least 3 memory blocks, have $nb"
+# the end of the first block and the start of the last: the span's new ends
+# once they are offline (the first and the last block may be partial)
+first_end=$(((s / mb + 1) * mb))
+last_start=$(((e - 1) / mb * mb))
 
 # span ZONE: "START_PFN SPANNED" of node $node's ZONE from /proc/zoneinfo.
 span() {
@@ -73,12 +77,12 @@ all_offline_empty() {
 check "add $nb blocks offline" run daxctl reconfigure-device --no-online -m system-ram "$dax"
 check "online_movable: Movable spans exactly the blocks" online_spans
 check "offline the last block: span shrinks from the end" \
-	offline_spans "${B[nb - 1]}" "$s" $((e - mb))
+	offline_spans "${B[nb - 1]}" "$s" "$last_start"
 check "offline the first block: span shrinks from the start" \
-	offline_spans "${B[0]}" $((s + mb)) $((e - mb))
+	offline_spans "${B[0]}" "$first_end" "$last_start"
 if [ "$nb" -ge 5 ]; then
 	check "offline a middle block: span unchanged" \
-		offline_spans "${B[nb / 2]}" $((s + mb)) $((e - mb))
+		offline_spans "${B[nb / 2]}" "$first_end" "$last_start"
 else
 	ktap_test_skip "offline a middle block: span unchanged (fewer than 5 blocks)"
 fi
