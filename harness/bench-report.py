@@ -124,8 +124,9 @@ def size_of(case):
 def capacity_rows(r):
     """Capacity: RAM bytes over dax device and namespace bytes, per kernel.
 
-    The series measures every case twice: as it comes (kmem.subblock=N)
-    and with partial memory blocks (case CASE/subblock)."""
+    The series measures every case twice: with whole memory blocks only
+    (kmem.subblock=N) and with partial memory blocks, its default (case
+    CASE/subblock)."""
     out = ["| placement | dax device | stock | series | series, kmem.subblock=Y"
            " | ratio (subblock / stock) | reserved by the pfn/memmap info |",
            "|---|---|---|---|---|---|---|"]
@@ -237,9 +238,10 @@ def main():
            "reconfigure-device -m system-ram` of every device) over the dax "
            "devices' bytes; the last column is the namespace bytes the "
            "devdax pfn info block and its memmap (ndctl's default map=dev) "
-           "take before the dax device starts. The series is measured as it "
-           "comes (kmem.subblock=N) and with partial memory blocks "
-           "(kmem.subblock=Y, each device's online_policy online_movable "
+           "take before the dax device starts. The series is measured with "
+           "whole memory blocks only, as stock (kmem.subblock=N), and with "
+           "partial memory blocks (kmem.subblock=Y, its default; each "
+           "device's online_policy online_movable "
            "so that kmem onlines a partial first block, which daxctl 76.1 "
            "does not see); the ratio compares that with stock.", ""]
     md += capacity_rows(r) + [""]

@@ -232,7 +232,7 @@ static int kmem_default_policy = DAX_ONLINE_POLICY_SYSTEM;
 static unsigned int offline_timeout_ms = 10000;
 static unsigned int unbind_timeout_ms = 60000;
 static unsigned int unplug_retries = 3;
-static bool subblock;
+static bool subblock = true;
 static unsigned int retry_max_delay_ms = 60000;
 
 static int kmem_policy_set(const char *val, const struct kernel_param *kp)
@@ -286,7 +286,7 @@ MODULE_PARM_DESC(retry_max_delay_ms,
 
 module_param(subblock, bool, 0644);
 MODULE_PARM_DESC(subblock,
-		 "Add the parts of memory blocks at a range's ends too (2 MiB granules), read at bind; default: whole memory blocks only");
+		 "Add the parts of memory blocks at a range's ends too (2 MiB granules), read at bind; default Y (N: whole memory blocks only)");
 
 /* ---- block bookkeeping ------------------------------------------------ */
 

@@ -109,7 +109,7 @@ static void kmem_whole_case_desc(const bool *c, char *desc)
 
 KUNIT_ARRAY_PARAM(kmem_whole, kmem_whole_cases, kmem_whole_case_desc);
 
-/* Whole blocks: kmem.subblock off (the default), or memmap_on_memory. */
+/* Whole blocks: kmem.subblock off, or memmap_on_memory (whatever subblock says). */
 static void dax_kmem_ranges_clipped(struct kunit *test)
 {
 	const bool *whole_by_mom = test->param_value;

@@ -178,8 +178,9 @@ bandwidth() {
 # capacity CASE MIB...: namespaces of these sizes, one after the other on
 # the empty region, all hot-added with daxctl: how much became System RAM.
 # A kernel whose kmem has the subblock parameter (the series) is measured
-# twice: as it comes (kmem.subblock=N, case CASE), and with partial memory
-# blocks (kmem.subblock=Y, case CASE/subblock; each device's online_policy
+# twice: with whole memory blocks only as the stock kernel (kmem.subblock=N,
+# case CASE), and with partial memory blocks (kmem.subblock=Y, its default,
+# case CASE/subblock; each device's online_policy
 # online_movable, so that kmem onlines a partial first block, which daxctl
 # 76.1 does not see).
 capacity() {
@@ -189,7 +190,7 @@ capacity() {
 	[ -e "$sub" ] || return 0
 	echo Y >"$sub" || { fail "capacity $1: kmem.subblock=Y refused"; return; }
 	capacity_once "$1/subblock" "${@:2}"
-	echo N >"$sub"
+	echo N >"$sub" || fail "capacity $1: kmem.subblock=N refused"
 }
 
 capacity_once() {
@@ -328,6 +329,11 @@ hotplug() {
 # ---------------------------------------------------------------------------
 region=$(region_by_size big) || { echo "FAIL no NVDIMM region"; exit 1; }
 modprobe kmem
+# the series like the stock kernel (whole memory blocks) for every flow;
+# capacity measures partial blocks on its own
+if [ -e /sys/module/kmem/parameters/subblock ]; then
+	echo N >/sys/module/kmem/parameters/subblock || fail "kmem.subblock=N refused"
+fi
 info kernel "$(uname -r)"
 info cmdline "$(cat /proc/cmdline)"
 info kmem_parameters "$(cd /sys/module/kmem/parameters 2>/dev/null && echo *)"
