@@ -249,6 +249,36 @@ check "whole blocks offline, the partial ones online: MemTotal = base + partial 
 # soft_offline_page takes below is a 4 KiB one in every run.
 THP=/sys/kernel/mm/transparent_hugepage/enabled
 thp0=
+
+# fill_start OUT MIB: numa_fill with MIB MiB bound to node 1 (a random
+# seed), its output in OUT; waits for its ready line and sets started_pid.
+# On failure it says why, kills the fill and returns 1.
+started_pid=
+fill_start() {
+	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) "$2" >"$1" 2>&1 &
+	started_pid=$!
+	wait_line "$1" '^ready ' 600 "$started_pid" && return 0
+	msg "numa_fill: $(tail -n 2 "$1" | tr '\n' ' ')"
+	kill -KILL "$started_pid" 2>/dev/null
+	wait "$started_pid" 2>/dev/null
+	started_pid=
+	return 1
+}
+
+# fill_done OUT PID: the fill PID (output in OUT) checks its memory and
+# exits; sets done_line to its done line, fails if it does not exit in
+# time. Not in a subshell: the fill must be this shell's child to be
+# waited for.
+done_line=
+fill_done() {
+	local rc=0
+
+	kill -USR1 "$2" 2>/dev/null
+	wait_exit "$2" 600 || rc=1
+	done_line=$(grep '^done ' "$1")
+	return $rc
+}
+
 fill_partial() {
 	local want line
 
@@ -256,10 +286,8 @@ fill_partial() {
 	expect_write OK "$THP" never || return 1
 
 	want=$(((head + tail) / MIB / 2))
-	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) "$want" >"$FILL_OUT" 2>&1 &
-	fill_pid=$!
-	wait_line "$FILL_OUT" '^ready ' 600 "$fill_pid" ||
-		{ msg "numa_fill: $(tail -n 2 "$FILL_OUT" | tr '\n' ' ')"; return 1; }
+	fill_start "$FILL_OUT" "$want" || return 1
+	fill_pid=$started_pid
 	line=$(grep '^ready ' "$FILL_OUT")
 	msg "numa_fill $want MiB: $line"
 	eq "pages on node 1" "$(kv "$line" node1)" "$(kv "$line" pages)"
@@ -352,20 +380,20 @@ bound_pages_of() {
 		END { print n + 0 }' "/proc/$1/numa_maps"
 }
 
-# vmstat NAME: a counter of /proc/vmstat
-vmstat() {
+# vmstat_counter NAME: a counter of /proc/vmstat
+vmstat_counter() {
 	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
 }
 
 # Compaction scans the pages it could migrate (compact_migrate_scanned
 # grows): it ran over the zones, node 1's partial blocks included.
 compact_ok() {
-	local scanned=$(($(vmstat compact_migrate_scanned)))
+	local scanned=$(($(vmstat_counter compact_migrate_scanned)))
 
 	expect_write OK /proc/sys/vm/compact_memory 1 &&
 		expect_write OK "$SYS_NODE/node1/compact" 1 || return 1
-	msg "compact_migrate_scanned: $scanned -> $(vmstat compact_migrate_scanned)"
-	[ "$(vmstat compact_migrate_scanned)" -gt "$scanned" ]
+	msg "compact_migrate_scanned: $scanned -> $(vmstat_counter compact_migrate_scanned)"
+	[ "$(vmstat_counter compact_migrate_scanned)" -gt "$scanned" ]
 }
 
 # numa_fill's pages, all of them, off node 1 and back: the mapping bound to
@@ -417,9 +445,8 @@ thp_on_partial() {
 	defrag0=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP_DEFRAG")
 	expect_write OK "$THP_DEFRAG" always || return 1
 	expect_write OK "$THP" always || return 1
-	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 8 >"$out" 2>&1 &
-	pid=$!
-	if wait_line "$out" '^ready ' 600 "$pid"; then
+	if fill_start "$out" 8; then
+		pid=$started_pid
 		while read -r ps pe; do
 			pfn=$(kpf_find "$ps" "$pe" "$KPF_ANON" "$KPF_THP")
 			[ -n "$pfn" ] && break
@@ -429,15 +456,11 @@ thp_on_partial() {
 			"a THP page at pfn $(printf '%#x' "${pfn:-0}")"
 		[ "${huge:-0}" -gt 0 ] || { msg "the THP fill has no huge page"; rc=1; }
 		[ -n "$pfn" ] || { msg "no anonymous THP page in the partial parts"; rc=1; }
-		kill -USR1 "$pid"
-		wait_exit "$pid" 600 || rc=1
-		line=$(grep '^done ' "$out")
+		fill_done "$out" "$pid" || rc=1
+		line=$done_line
 		eq "THP fill words changed" "$(kv "$line" bad)" 0 || rc=1
 		eq "THP fill pages on node 1" "$(kv "$line" node1)" "$(kv "$line" pages)" || rc=1
 	else
-		msg "numa_fill: $(tail -n 2 "$out" | tr '\n' ' ')"
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
 		rc=1
 	fi
 	rm -f "$out"
@@ -490,10 +513,9 @@ unbind_migrates() {
 	local line rc=0
 
 	kmem_unbind "$dax" || rc=1
-	kill -USR1 "$fill_pid" 2>/dev/null
-	wait_exit "$fill_pid" 600 || rc=1
+	fill_done "$FILL_OUT" "$fill_pid" || rc=1
+	line=$done_line
 	fill_pid=
-	line=$(grep '^done ' "$FILL_OUT")
 	msg "numa_fill: $line"
 	eq "words changed" "$(kv "$line" bad)" 0 || rc=1
 	eq "pages left on node 1" "$(kv "$line" node1)" 0 || rc=1
@@ -601,22 +623,14 @@ check "namespaces 0 (fsdax), 2, 3 (devdax): their data intact, mappings read bac
 all_at_once() {
 	local out=$FILL_OUT.p2 pid line rc=0
 
-	"$DAX_DIR/numa_fill" -n 1 -s $((RANDOM + 1)) 16 >"$out" 2>&1 &
-	pid=$!
-	if ! wait_line "$out" '^ready ' 600 "$pid"; then
-		msg "numa_fill: $(tail -n 2 "$out" | tr '\n' ' ')"
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		rm -f "$out"
-		return 1
-	fi
+	fill_start "$out" 16 || { rm -f "$out"; return 1; }
+	pid=$started_pid
 	line=$(grep '^ready ' "$out")
 	msg "numa_fill: $line"
 	eq "pages on node 1" "$(kv "$line" node1)" "$(kv "$line" pages)" || rc=1
 	mapped_ok 0 2 3 || rc=1
-	kill -USR1 "$pid"
-	wait_exit "$pid" 600 || rc=1
-	line=$(grep '^done ' "$out")
+	fill_done "$out" "$pid" || rc=1
+	line=$done_line
 	rm -f "$out"
 	eq "words changed" "$(kv "$line" bad)" 0 || rc=1
 	return $rc
