@@ -1500,6 +1500,24 @@ static struct kmem_dev *kmem_claim_retained(struct kmem_dev *probe)
 	return found;
 }
 
+/* Number the blocks of kdev->ranges[] and add up their bytes. */
+static void kmem_index_ranges(struct kmem_dev *kdev)
+{
+	unsigned int i, blocks = 0;
+
+	kdev->size = 0;
+	for (i = 0; i < kdev->nr_ranges; i++) {
+		struct kmem_range *r = &kdev->ranges[i];
+
+		r->first = blocks;
+		r->nr = ((r->start + r->size - 1) >> kmem_block_shift) -
+			(r->start >> kmem_block_shift) + 1;
+		blocks += r->nr;
+		kdev->size += r->size;
+	}
+	kdev->nr_blocks = blocks;
+}
+
 /*
  * The device's ranges, clipped to whole memory blocks or, with @sub (the
  * module parameter subblock when the device binds), to 2 MiB
@@ -1514,7 +1532,7 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax,
 {
 	u64 align = dev_dax->memmap_on_memory || !sub ?
 		    kmem_block_size : PFN_PHYS(mhp_subblock_pages());
-	unsigned int i, n = 0, blocks = 0;
+	unsigned int i, n = 0;
 
 	kdev->ranges = kcalloc(dev_dax->nr_range, sizeof(*kdev->ranges),
 			       GFP_KERNEL);
@@ -1545,16 +1563,66 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax,
 		}
 		kdev->ranges[n].start = start;
 		kdev->ranges[n].size = end - start;
-		kdev->ranges[n].first = blocks;
-		kdev->ranges[n].nr = ((end - 1) >> kmem_block_shift) -
-				     (start >> kmem_block_shift) + 1;
-		blocks += kdev->ranges[n].nr;
-		kdev->size += end - start;
 		n++;
 	}
 	kdev->nr_ranges = n;
-	kdev->nr_blocks = blocks;
+	kmem_index_ranges(kdev);
 	return 0;
+}
+
+/*
+ * kmem_trim_shared - leave out the partial blocks other System RAM holds
+ * @kdev: the ranges kmem_init_ranges() made, before anything is added
+ * @taken: whether [start, end) holds System RAM: another driver's, or boot
+ *	memory (never this device's, which has added nothing yet)
+ *
+ * The core gives a memory block to one owner: a partial block whose other
+ * part is System RAM already would be refused (-EEXIST) and fail the bind,
+ * where whole-block clipping would have left it out and bound. So such an
+ * end of a range is clipped to the block boundary instead, as with
+ * kmem.subblock=N. A range that would be left empty keeps its partial
+ * block, and the core's refusal names the other owner. The test is a
+ * snapshot: memory another driver adds later is refused at plug as before.
+ * Return: the number of ends clipped.
+ */
+static unsigned int kmem_trim_shared(struct kmem_dev *kdev,
+				     bool (*taken)(u64 start, u64 end))
+{
+	unsigned int i, trimmed = 0;
+
+	for (i = 0; i < kdev->nr_ranges; i++) {
+		struct kmem_range *r = &kdev->ranges[i];
+		u64 start = r->start, end = r->start + r->size;
+		u64 head = ALIGN_DOWN(start, kmem_block_size);
+		u64 tail = ALIGN(end, kmem_block_size);
+
+		if (start != head && ALIGN(start, kmem_block_size) < end &&
+		    taken(head, start)) {
+			pr_info("%s: %#llx-%#llx: its memory block holds other System RAM, left out\n",
+				kdev->name, start, ALIGN(start, kmem_block_size) - 1);
+			start = ALIGN(start, kmem_block_size);
+			trimmed++;
+		}
+		if (end != tail && ALIGN_DOWN(end, kmem_block_size) > start &&
+		    taken(end, tail)) {
+			pr_info("%s: %#llx-%#llx: its memory block holds other System RAM, left out\n",
+				kdev->name, ALIGN_DOWN(end, kmem_block_size), end - 1);
+			end = ALIGN_DOWN(end, kmem_block_size);
+			trimmed++;
+		}
+		r->start = start;
+		r->size = end - start;
+	}
+	if (trimmed)
+		kmem_index_ranges(kdev);
+	return trimmed;
+}
+
+/* System RAM in [start, end): kmem_trim_shared()'s test on a live system. */
+static bool kmem_ram_taken(u64 start, u64 end)
+{
+	return region_intersects(start, end - start, IORESOURCE_SYSTEM_RAM,
+				 IORES_DESC_NONE) != REGION_DISJOINT;
 }
 
 /* Reserve the parent resources the System RAM is added under. */
@@ -1653,6 +1721,7 @@ static struct kmem_dev *kmem_alloc(struct dev_dax *dev_dax)
 		kmem_release(kdev);
 		return NULL;
 	}
+	kmem_trim_shared(kdev, kmem_ram_taken);
 	/* no block present, also before kmem_setup() allocates bstate[] */
 	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
 	kdev->bytes[KMEM_B_UNPLUGGED] = kdev->size;

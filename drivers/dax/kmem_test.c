@@ -160,6 +160,69 @@ static void dax_kmem_ranges_subblock(struct kunit *test)
 			MB_(1) + kmem_block_size / 2);
 }
 
+/* The System RAM kmem_test_taken() reports: [start, end). */
+static u64 kmem_test_ram[2];
+
+static bool kmem_test_taken(u64 start, u64 end)
+{
+	return start < kmem_test_ram[1] && end > kmem_test_ram[0];
+}
+
+/*
+ * A partial block whose other part is System RAM is left out, at either
+ * end; one that is all a range has is kept (the core then names the owner).
+ */
+static void dax_kmem_trim_shared(struct kunit *test)
+{
+	const u64 half = kmem_block_size / 2;
+	u64 r[2][2] = {
+		{ MB_(40) + half, MB_(3) },		/* [40.5, 43.5) */
+		{ MB_(50) + half / 2, half },		/* inside block 50 */
+	};
+	struct kmem_dev *kdev;
+
+	/* nothing else there: nothing changes */
+	kmem_test_ram[0] = 0;
+	kmem_test_ram[1] = 0;
+	kdev = kmem_test_kdev(test, 2, r);
+	kdev->name = "trim";
+	KUNIT_EXPECT_EQ(test, kmem_trim_shared(kdev, kmem_test_taken), 0);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 5);
+
+	/* RAM below the head: the range starts at block 41 */
+	kmem_test_ram[0] = MB_(40);
+	kmem_test_ram[1] = MB_(40) + half;
+	kdev = kmem_test_kdev(test, 2, r);
+	kdev->name = "trim";
+	KUNIT_EXPECT_EQ(test, kmem_trim_shared(kdev, kmem_test_taken), 1);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[0].start, MB_(41));
+	KUNIT_EXPECT_EQ(test, kdev->ranges[0].size, MB_(2) + half);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[0].nr, 3);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].first, 3);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 4);
+	KUNIT_EXPECT_EQ(test, kdev->size, MB_(2) + half + half);
+
+	/* RAM above the tail: the range ends at block 43 */
+	kmem_test_ram[0] = MB_(43) + half + SZ_SUB;
+	kmem_test_ram[1] = MB_(44);
+	kdev = kmem_test_kdev(test, 2, r);
+	kdev->name = "trim";
+	KUNIT_EXPECT_EQ(test, kmem_trim_shared(kdev, kmem_test_taken), 1);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[0].start, MB_(40) + half);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[0].size, half + MB_(2));
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 4);
+
+	/* RAM all around block 50's range: it is all that range has, kept */
+	kmem_test_ram[0] = MB_(50);
+	kmem_test_ram[1] = MB_(51);
+	kdev = kmem_test_kdev(test, 2, r);
+	kdev->name = "trim";
+	KUNIT_EXPECT_EQ(test, kmem_trim_shared(kdev, kmem_test_taken), 0);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].start, r[1][0]);
+	KUNIT_EXPECT_EQ(test, kdev->ranges[1].size, half);
+	KUNIT_EXPECT_EQ(test, kdev->nr_blocks, 5);
+}
+
 /* Two ranges meeting inside one block: the later one starts at the next. */
 static void dax_kmem_ranges_share_block(struct kunit *test)
 {
@@ -648,6 +711,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_ranges_none_left),
 	KUNIT_CASE(dax_kmem_ranges_subblock),
 	KUNIT_CASE(dax_kmem_ranges_share_block),
+	KUNIT_CASE(dax_kmem_trim_shared),
 	KUNIT_CASE(dax_kmem_block_addr_round_trip),
 	KUNIT_CASE(dax_kmem_same_and_overlapping_ranges),
 	KUNIT_CASE_PARAM(dax_kmem_state_of_counts, kmem_state_gen_params),

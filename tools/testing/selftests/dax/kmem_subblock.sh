@@ -32,6 +32,12 @@
 # memmap guards keep a buddy block to one kind of memory, so whichever of
 # the two comes second is refused with EBUSY before anything is mapped (no
 # warning), the kernel log names its range, and nothing changes.
+#
+# Part 4, a 32 MiB namespace A and a 256 MiB one B right after it, in A's
+# memory block: with A's System RAM in B's partial first block, B's bind
+# leaves that block out (the log says so) and B gets the rest of its range,
+# as whole-block clipping would have given it; with A unbound, B bound
+# again gets every 2 MiB of its range.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -50,7 +56,7 @@ DAX_RW=$DAX_DIR/dax_rw
 SPLAT_WARN='WARNING:|Call Trace:'
 
 ktap_print_header
-ktap_set_plan 45
+ktap_set_plan 49
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -814,4 +820,77 @@ align_back() {
 }
 check "the small region's alignment back to $align0" align_back
 align0=
+
+# ---- part 4: a partial first block that another device's RAM holds ------
+declare -a P4DAX
+p4base=
+trim_layout() {
+	local i j sz as ae bs be
+
+	P4DAX=()
+	p4base=$(meminfo_kb MemTotal)
+	for i in 0 1; do
+		sz=$((i ? 256 * MIB : 32 * MIB))
+		j=$(NS_ERR=$NDCTL_ERR create_ns "$small" devdax "$sz" -a 2M)
+		[ -n "$j" ] || { msg "namespace of $((sz / MIB)) MiB not created:" \
+				     "$(tr '\n' ' ' <"$NDCTL_ERR")"; return 1; }
+		P4DAX[i]=$(dax_of_ns "$j")
+		expect_write OK "$SYS_DAX/devices/${P4DAX[i]}/online_policy" online_movable ||
+			return 1
+	done
+	read -r as ae < <(kmem_range_2m "${P4DAX[0]}")
+	read -r bs be < <(kmem_range_2m "${P4DAX[1]}")
+	msg "A ${P4DAX[0]}: $(printf '%#x-%#x' "$as" $((ae - 1)));" \
+		"B ${P4DAX[1]}: $(printf '%#x-%#x' "$bs" $((be - 1)))"
+	eq "B's first block" $((bs / KMEM_MB)) $(((ae - 1) / KMEM_MB)) || return 1
+	[ $((bs % KMEM_MB)) -ne 0 ] || { msg "B starts on a block boundary"; return 1; }
+	[ $(((bs / KMEM_MB + 2) * KMEM_MB)) -le "$be" ] ||
+		{ msg "B has no whole block after its first"; return 1; }
+}
+check "layout: a 32 MiB namespace A, then a 256 MiB one B starting in A's memory block" \
+	trim_layout
+
+# A becomes System RAM, then B binds without its first block: B's System
+# RAM starts at the next block, the log names what was left out, A's
+# System RAM is untouched.
+trim_bind() {
+	local a=${P4DAX[0]} b=${P4DAX[1]} as ae bs be ws l mark=trim-$$-$RANDOM rc=0
+
+	read -r as ae < <(kmem_range_2m "$a")
+	read -r bs be < <(kmem_range_2m "$b")
+	ws=$(((bs / KMEM_MB + 1) * KMEM_MB))
+	dax_unbind_any "$a" && dax_unbind_any "$b" && kmem_bind "$a" || return 1
+	base=$(meminfo_kb MemTotal)
+	kmsg_mark "$mark"
+	kmem_bind "$b" || return 1
+	eq "$b present_bytes" "$(kmem_attr "$b" present_bytes)" $((be - ws)) || rc=1
+	memtotal_grew_by $(((be - ws) / 1024)) || rc=1
+	iomem_exact "$b" "$ws" "$be" || rc=1
+	iomem_exact "$a" "$as" "$ae" || rc=1
+	l=$(printf '%s: %#x-%#x: its memory block holds other System RAM, left out' \
+		"$b" "$bs" $((ws - 1)))
+	kmsg_since "$mark" | grep -qF "$l" || { msg "no kernel log line says: $l"; rc=1; }
+	return $rc
+}
+check "B binds without its first block, which holds A's System RAM; the log says so" trim_bind
+
+# A unbound: B bound again has its whole 2 MiB aligned range.
+untrimmed() {
+	local a=${P4DAX[0]} b=${P4DAX[1]} bs be
+
+	read -r bs be < <(kmem_range_2m "$b")
+	kmem_unbind "$b" && kmem_unbind "$a" || return 1
+	base=$(meminfo_kb MemTotal)
+	kmem_bind "$b" || return 1
+	eq "$b present_bytes" "$(kmem_attr "$b" present_bytes)" $((be - bs)) &&
+		memtotal_grew_by $(((be - bs) / 1024)) && iomem_exact "$b" "$bs" "$be"
+}
+check "A unbound: B bound again has every 2 MiB of its range" untrimmed
+
+p4_gone() {
+	kmem_unbind "${P4DAX[1]}" && memtotal_is "$p4base" &&
+		eq "System RAM (kmem)" "$(iomem_kmem_all)" ""
+}
+check "B unbound: MemTotal at the baseline, no System RAM (kmem) left" p4_gone
+kmem_reset
 ktap_finished
