@@ -192,12 +192,17 @@ kmem_span() {
 	fi
 }
 
-# kmem_nblocks START END: the number of memory blocks [START, END) touches.
+# kmem_nblocks START END: the number of memory blocks [START, END) touches
+# (0 for an empty range).
 kmem_nblocks() {
 	local mb
 
 	mb=$(memblock_bytes)
-	echo $((($2 - 1) / mb - $1 / mb + 1))
+	if [ "$2" -le "$1" ]; then
+		echo 0
+	else
+		echo $((($2 - 1) / mb - $1 / mb + 1))
+	fi
 }
 
 # block_part B START END: the bytes of memory block B inside [START, END).

@@ -114,8 +114,13 @@ sb_check() {
 	fi
 }
 
-sb_check "subblock: system-ram: reconfigure-device succeeds" \
-	run daxctl reconfigure-device -m system-ram "$dax"
+# the device's policy offline: kmem adds the blocks, daxctl onlines them
+sb_system_ram() {
+	expect_write OK "$SYS_DAX/devices/$dax/online_policy" offline &&
+		run daxctl reconfigure-device -m system-ram "$dax"
+}
+sb_check "subblock: online_policy offline, system-ram: reconfigure-device succeeds" \
+	sb_system_ram
 
 # head_left_offline: the partial first block offline, every other block
 # online in ZONE_MOVABLE, the state "online" (some blocks online), MemTotal

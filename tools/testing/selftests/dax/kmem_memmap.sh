@@ -29,9 +29,14 @@ fi
 ktap_set_plan 6
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+# kmem.subblock=Y, so that whole_blocks_only can tell memmap_on_memory's
+# whole blocks from the 2 MiB clipping it overrides
+kmem_params_save
+kmem_param_set subblock Y || ktap_exit_fail_msg "cannot set kmem.subblock=Y"
 
 cleanup() {
 	kmem_reset
+	kmem_params_restore
 }
 trap cleanup EXIT
 

@@ -351,7 +351,9 @@ retain() {
 	kmem_reset
 	online_dev "$small" || return 1
 	kmem_param_set unplug_retries 2 || return 1
-	# a middle block: whole even when the first and last are partial (3 or more)
+	# a middle block: whole even when the first and last are partial
+	[ "$(kmem_nblocks "$s" "$e")" -ge 3 ] ||
+		{ msg "$(kmem_nblocks "$s" "$e") blocks: no middle block"; return 1; }
 	fa=$(((s / KMEM_MB + $(kmem_nblocks "$s" "$e") / 2) * KMEM_MB))
 	msg "failing block $(printf '%#x' "$fa") of $(printf '%#x-%#x' "$s" $((e - 1)))"
 	kmem_fail_at "$fa" || return 1
