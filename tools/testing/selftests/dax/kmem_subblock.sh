@@ -662,7 +662,9 @@ second_refused() {
 	kmsg_since "$mark" | grep -q "memory block memory$blk exists, for " ||
 		{ msg "no kernel log line names memory$blk"; rc=1; }
 	read -r s e < <(kmem_range_2m "${DAXES[1]}")
-	owner=$(printf 'memory%d holds System RAM %#x-%#x already' "$blk" "$s" $((e - 1)))
+	# %pa: 0x and 16 hex digits
+	owner=$(printf 'memory%d holds System RAM 0x%016x-0x%016x already (driver managed' \
+		"$blk" "$s" $((e - 1)))
 	kmsg_since "$mark" | grep -qF "$owner" ||
 		{ msg "no kernel log line says: $owner"; rc=1; }
 	memtotal_is "$base" || rc=1
