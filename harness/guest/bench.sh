@@ -71,6 +71,15 @@ new_ns() {
 	ns=$(ns_of "$json")
 	dax=$(dax_of_ns "$json")
 	[ -n "$dax" ] || { fail "create a ${1} MiB devdax namespace"; return 1; }
+	# kmem keeps the device names daxctl gave it (new_id): a new device
+	# with such a name binds to kmem as it is created. Every flow starts
+	# from device_dax.
+	if [ "$(dax_drv_of "$dax")" = kmem ]; then
+		info "new_ns: $dax bound to kmem at creation: moved to device_dax"
+		echo "$dax" >"$SYS_DAX/drivers/kmem/unbind" &&
+			echo "$dax" >"$SYS_DAX/drivers/device_dax/bind" ||
+			{ fail "$dax: from kmem to device_dax"; return 1; }
+	fi
 	ns_bytes=$(cat "$SYS_ND/$ns/size")
 	dax_bytes=$(dax_attr "$dax" size)
 	dax_start=$(($(dax_attr "$dax" resource)))
