@@ -1581,8 +1581,11 @@ static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax,
  * where whole-block clipping would have left it out and bound. So such an
  * end of a range is clipped to the block boundary instead, as with
  * kmem.subblock=N. A range that would be left empty keeps its partial
- * block, and the core's refusal names the other owner. The test is a
- * snapshot: memory another driver adds later is refused at plug as before.
+ * block, and the core's refusal names the other owner. Called with no lock
+ * held: @taken reads the resource tree under resource_lock, and what it
+ * sees is a snapshot. The decision that counts is the core's, under
+ * device_hotplug_lock at plug: memory another driver adds in between, or
+ * later, gets this device's plug refused (-EEXIST) as before.
  * Return: the number of ends clipped.
  */
 static unsigned int kmem_trim_shared(struct kmem_dev *kdev,
