@@ -166,6 +166,12 @@ struct kmem_failure {
  * @ranges: the device's ranges, memory block aligned
  * @nr_blocks: blocks over all ranges
  * @size: bytes over all ranges
+ * @resv: the claim on the provider's memmap reservation, held from the
+ *	bind that chose it until the device is freed: memory whose memmap
+ *	lives there may be retained past the unbind and the provider
+ * @slice: per block, the first pfn of the slice of the reservation its
+ *	memmap goes in when it is added, 0 for DRAM; NULL when no block's
+ *	memmap goes in the reservation (kmem_memmap_init())
  * @stat_lock: protects everything below
  * @bstate: one enum kmem_bstate per block, written by kmem_set_bstate()
  * @count: blocks per enum kmem_bstate
@@ -199,6 +205,8 @@ struct kmem_dev {
 	struct kmem_range *ranges;
 	unsigned int nr_blocks;
 	u64 size;
+	struct dax_resv *resv;
+	unsigned long *slice;
 
 	spinlock_t stat_lock;		/* block states and figures */
 	u8 *bstate;
@@ -329,6 +337,12 @@ static u64 kmem_block_len(struct kmem_dev *kdev, unsigned int idx)
 	u64 addr;
 
 	return kmem_block_span(kdev, idx, &addr);
+}
+
+/* The pages one memory block's memmap takes. */
+static unsigned long kmem_memmap_pages(void)
+{
+	return PFN_UP(PHYS_PFN(kmem_block_size) * sizeof(struct page));
 }
 
 /* The one setter of bstate[]; keeps count[] and bytes[] in step. */
@@ -692,6 +706,10 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
 			   enum mmop type)
 {
 	u64 addr, len = kmem_block_span(kdev, idx, &addr);
+	struct vmem_altmap slice = {
+		.base_pfn = kdev->slice ? kdev->slice[idx] : 0,
+		.free = kmem_memmap_pages(),
+	};
 	mhp_t flags = kdev->mhp_flags;
 	int rc;
 
@@ -709,7 +727,8 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
 		rc = -EBUSY;
 	else
 		rc = add_memory_driver_managed(kdev->mgid, addr, len,
-					       kmem_res_name, flags, type);
+					       kmem_res_name, flags, type,
+					       slice.base_pfn ? &slice : NULL);
 	spin_lock(&kdev->stat_lock);
 	if (rc)
 		kmem_set_bstate(kdev, idx, KMEM_B_UNPLUGGED);
@@ -1325,6 +1344,8 @@ static void kmem_free(struct kmem_dev *kdev)
 		clear_node_memory_type(kdev->nid, kdev->mtype);
 	kfree(kdev->ranges);
 	kfree(kdev->bstate);
+	kfree(kdev->slice);
+	dax_resv_put(kdev->resv);
 	while (kdev->nr_old_names)
 		kfree_const(kdev->old_names[--kdev->nr_old_names]);
 	kfree(kdev->old_names);
@@ -1453,7 +1474,7 @@ static bool kmem_overlaps(struct kmem_dev *a, struct kmem_dev *b)
  * kmem_adopt_check - whether a bind for @probe may re-adopt @old
  *
  * @old is retained memory with the ranges of @probe. The new device takes
- * it on its own terms (name, memmap_on_memory, online policy), except the
+ * it on its own terms (name, memmap, online policy), except the
  * node: the memory is already on @old's node, and a device that targets
  * another one would get memory of a node it does not describe.
  * Return: 0, or -EXDEV when the nodes differ.
@@ -1522,7 +1543,7 @@ static void kmem_index_ranges(struct kmem_dev *kdev)
  * The device's ranges, clipped to whole memory blocks or, with @sub (the
  * module parameter subblock when the device binds), to 2 MiB
  * (mhp_subblock_pages()): then every block they touch is added, whole or in
- * part. A device with memmap_on_memory keeps whole memory blocks: a partial
+ * part. A device with memmap "memory" keeps whole memory blocks: a partial
  * block cannot host its own memmap (the core refuses MHP_MEMMAP_ON_MEMORY
  * with MHP_SUBBLOCK), and taking its memmap from DRAM instead would quietly
  * break the promise the setting makes.
@@ -1530,7 +1551,7 @@ static void kmem_index_ranges(struct kmem_dev *kdev)
 static int kmem_init_ranges(struct kmem_dev *kdev, struct dev_dax *dev_dax,
 			    bool sub)
 {
-	u64 align = dev_dax->memmap_on_memory || !sub ?
+	u64 align = READ_ONCE(dev_dax->memmap) == DAX_MEMMAP_MEMORY || !sub ?
 		    kmem_block_size : PFN_PHYS(mhp_subblock_pages());
 	unsigned int i, n = 0;
 
@@ -1692,15 +1713,88 @@ static mhp_t kmem_mhp_flags(struct dev_dax *dev_dax)
 {
 	mhp_t flags = MHP_NID_IS_MGID | MHP_MERGE_RESOURCE;
 
-	if (dev_dax->memmap_on_memory)
+	if (READ_ONCE(dev_dax->memmap) == DAX_MEMMAP_MEMORY)
 		flags |= MHP_MEMMAP_ON_MEMORY;
 	return flags;
+}
+
+/*
+ * Give the whole blocks of @kdev consecutive slices of kmem_memmap_pages()
+ * pages from the first PMD-aligned pfn of [@start, @end), in block order,
+ * while they fit; kdev->slice[] is zeroed. Return: the number of blocks
+ * that got one; *@whole says how many whole blocks there are.
+ */
+static unsigned int kmem_place_slices(struct kmem_dev *kdev,
+				      unsigned long start, unsigned long end,
+				      unsigned int *whole)
+{
+	unsigned long next = ALIGN(start, PHYS_PFN(PMD_SIZE));
+	unsigned long nr = kmem_memmap_pages();
+	unsigned int idx, placed = 0;
+
+	*whole = 0;
+	for (idx = 0; idx < kdev->nr_blocks; idx++) {
+		if (kmem_block_len(kdev, idx) != kmem_block_size)
+			continue;
+		(*whole)++;
+		if (next >= end || end - next < nr)
+			continue;
+		kdev->slice[idx] = next;
+		next += nr;
+		placed++;
+	}
+	return placed;
+}
+
+/*
+ * kmem_memmap_init - the slices of the memmap reservation the blocks use
+ *
+ * With daxX.Y/memmap "reservation", the memmap of every whole block goes in
+ * the space the provider set aside for one (the pfn reservation of a pmem
+ * namespace, which the pgmap's altmap describes and nothing else uses
+ * while kmem is bound): the n-th whole block of the device takes the n-th
+ * slice of kmem_memmap_pages() pages from the first PMD-aligned pfn of the
+ * space. Slices depend only on the ranges, never on which blocks are
+ * present, so blocks come and go in any order, also under a later bind
+ * that re-adopts them. Partial blocks take their memmap from DRAM (the core
+ * takes an external memmap for whole blocks only), as does a whole block
+ * whose slice would not fit. The claim taken here keeps the space reserved
+ * until kmem_free(), past the unbind and the provider when memory is
+ * retained. Called before the device is set up, with no lock held.
+ * Return: 0 or -ENOMEM.
+ */
+static int kmem_memmap_init(struct kmem_dev *kdev, struct dev_dax *dev_dax)
+{
+	struct dev_pagemap *pgmap = dev_dax->pgmap;
+	unsigned long start, end;
+	unsigned int placed, whole;
+
+	if (READ_ONCE(dev_dax->memmap) != DAX_MEMMAP_RESERVATION)
+		return 0;
+	/* dax_bus offers the choice only with all of these */
+	if (WARN_ON_ONCE(!dev_dax->memmap_resv || !pgmap ||
+			 !(pgmap->flags & PGMAP_ALTMAP_VALID)))
+		return 0;
+	start = pgmap->altmap.base_pfn + pgmap->altmap.reserve;
+	end = start + pgmap->altmap.free;
+
+	kdev->slice = kcalloc(kdev->nr_blocks, sizeof(*kdev->slice),
+			      GFP_KERNEL);
+	if (!kdev->slice)
+		return -ENOMEM;
+	placed = kmem_place_slices(kdev, start, end, &whole);
+	kdev->resv = dax_resv_get(dev_dax->memmap_resv);
+	pr_info("%s: memmap of %u of %u whole blocks in the reservation [mem %#llx-%#llx], the rest from DRAM\n",
+		kdev->name, placed, whole, PFN_PHYS(start), PFN_PHYS(end) - 1);
+	return 0;
 }
 
 /* Free a device that never got further than kmem_alloc(). */
 static void kmem_release(struct kmem_dev *kdev)
 {
 	kfree(kdev->ranges);
+	kfree(kdev->slice);
+	dax_resv_put(kdev->resv);
 	kfree_const(kdev->name);
 	kfree(kdev);
 }
@@ -1725,6 +1819,10 @@ static struct kmem_dev *kmem_alloc(struct dev_dax *dev_dax)
 		return NULL;
 	}
 	kmem_trim_shared(kdev, kmem_ram_taken);
+	if (kmem_memmap_init(kdev, dev_dax)) {
+		kmem_release(kdev);
+		return NULL;
+	}
 	/* no block present, also before kmem_setup() allocates bstate[] */
 	kdev->count[KMEM_B_UNPLUGGED] = kdev->nr_blocks;
 	kdev->bytes[KMEM_B_UNPLUGGED] = kdev->size;
@@ -1770,7 +1868,7 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
  * @probe: what the bind built for @dev_dax; only its name is taken
  * @dev_dax: the device being bound
  *
- * The name (messages, /proc/iomem), memmap_on_memory and the online
+ * The name (messages, /proc/iomem), the memmap choice and the online
  * policy become the new device's: the blocks that had been removed are
  * added again as the policy says, best effort (the state then reads what
  * is true); the blocks still present stay as they are. Must be called
@@ -1800,6 +1898,19 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		}
 	}
 	old->mhp_flags = kmem_mhp_flags(dev_dax);
+	/*
+	 * Blocks added from now on place their memmap as the new device
+	 * says; present ones keep theirs. The old claim stays while any may
+	 * use it. The same ranges of the same provider have the same
+	 * reservation; slices of another (never seen) are not used.
+	 */
+	swap(old->slice, probe->slice);
+	if (!old->resv) {
+		swap(old->resv, probe->resv);
+	} else if (probe->resv && probe->resv != old->resv) {
+		kfree(old->slice);
+		old->slice = NULL;
+	}
 	old->dev_dax = dev_dax;
 	if (want != KMEM_S_UNPLUGGED) {
 		enum mmop type = kmem_state_mmop(want);

@@ -33,7 +33,7 @@ static struct dev_dax *kmem_test_dev_dax(struct kunit *test, unsigned int n,
 					GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, dev_dax->ranges);
 	dev_dax->nr_range = n;
-	dev_dax->memmap_on_memory = memmap_on_memory;
+	dev_dax->memmap = memmap_on_memory ? DAX_MEMMAP_MEMORY : DAX_MEMMAP_DRAM;
 	for (i = 0; i < n; i++) {
 		dev_dax->ranges[i].range.start = r[i][0];
 		dev_dax->ranges[i].range.end = r[i][0] + r[i][1] - 1;
@@ -166,6 +166,53 @@ static u64 kmem_test_ram[2];
 static bool kmem_test_taken(u64 start, u64 end)
 {
 	return start < kmem_test_ram[1] && end > kmem_test_ram[0];
+}
+
+/*
+ * Whole blocks get consecutive memmap slices of the reservation, in block
+ * order, from its first PMD-aligned pfn while they fit; partial blocks and
+ * those that do not fit get none (their memmap comes from DRAM).
+ */
+static void dax_kmem_memmap_slices(struct kunit *test)
+{
+	const u64 half = kmem_block_size / 2;
+	/* [40.5, 44.5): partial 40, whole 41 42 43, partial 44 */
+	u64 r[1][2] = { { MB_(40) + half, MB_(4) } };
+	unsigned long nr = kmem_memmap_pages(), pmd = PHYS_PFN(PMD_SIZE);
+	unsigned long start = PHYS_PFN(MB_(40)) + 2, base = ALIGN(start, pmd);
+	unsigned int whole;
+	struct kmem_dev *kdev;
+
+	kdev = kmem_test_kdev(test, 1, r);
+	KUNIT_ASSERT_EQ(test, kdev->nr_blocks, 5);
+	kdev->slice = kunit_kcalloc(test, kdev->nr_blocks, sizeof(*kdev->slice),
+				    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kdev->slice);
+
+	/* room for all three */
+	KUNIT_EXPECT_EQ(test, kmem_place_slices(kdev, start, base + 3 * nr,
+						&whole), 3);
+	KUNIT_EXPECT_EQ(test, whole, 3);
+	KUNIT_EXPECT_EQ(test, kdev->slice[0], 0);
+	KUNIT_EXPECT_EQ(test, kdev->slice[1], base);
+	KUNIT_EXPECT_EQ(test, kdev->slice[2], base + nr);
+	KUNIT_EXPECT_EQ(test, kdev->slice[3], base + 2 * nr);
+	KUNIT_EXPECT_EQ(test, kdev->slice[4], 0);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(kdev->slice[3], pmd));
+
+	/* one page short of the third: the last whole block gets none */
+	memset(kdev->slice, 0, kdev->nr_blocks * sizeof(*kdev->slice));
+	KUNIT_EXPECT_EQ(test, kmem_place_slices(kdev, start,
+						base + 3 * nr - 1, &whole), 2);
+	KUNIT_EXPECT_EQ(test, whole, 3);
+	KUNIT_EXPECT_EQ(test, kdev->slice[2], base + nr);
+	KUNIT_EXPECT_EQ(test, kdev->slice[3], 0);
+
+	/* a space that ends before its first aligned pfn holds nothing */
+	memset(kdev->slice, 0, kdev->nr_blocks * sizeof(*kdev->slice));
+	KUNIT_EXPECT_EQ(test, kmem_place_slices(kdev, start, base - 1, &whole),
+			0);
+	KUNIT_EXPECT_EQ(test, kdev->slice[1], 0);
 }
 
 /*
@@ -712,6 +759,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_ranges_subblock),
 	KUNIT_CASE(dax_kmem_ranges_share_block),
 	KUNIT_CASE(dax_kmem_trim_shared),
+	KUNIT_CASE(dax_kmem_memmap_slices),
 	KUNIT_CASE(dax_kmem_block_addr_round_trip),
 	KUNIT_CASE(dax_kmem_same_and_overlapping_ranges),
 	KUNIT_CASE_PARAM(dax_kmem_state_of_counts, kmem_state_gen_params),
