@@ -130,6 +130,15 @@ new_devdax() {
 	read -r s e < <(kmem_span "$dax")
 }
 
+# nd_dax_of NS: the nd-bus dax device that claims namespace NS.
+nd_dax_of() {
+	local d
+
+	for d in "$SYS_ND"/dax*; do
+		[ "$(read_word "$d/namespace")" = "$1" ] && basename "$d"
+	done
+}
+
 # dax_of_ns JSON, ns_of JSON: device names from create_ns' output.
 dax_of_ns() {
 	echo "$1" | json_field chardev

@@ -241,15 +241,6 @@ gone_clean() {
 check "modprobe -r kmem: memory gone, MemTotal and /proc/iomem at the baseline" gone_clean
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem again"
 
-# nd_dax_of NS: the nd-bus dax device that claims namespace NS.
-nd_dax_of() {
-	local d
-
-	for d in "$SYS_ND"/dax*; do
-		[ "$(read_word "$d/namespace")" = "$1" ] && basename "$d"
-	done
-}
-
 destroy_online() {
 	local out nd
 

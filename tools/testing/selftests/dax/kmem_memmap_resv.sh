@@ -1,0 +1,336 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The memmap in the pfn reservation. A devdax namespace in map=dev mode
+# sets aside about 1/64 of itself for a memmap; with daxX.Y/memmap
+# "reservation" (the default for such a device) kmem puts the memmap of
+# every whole block it adds there, instead of DRAM. On the big region:
+#  (a) the choice: "reservation" is the default of a map=dev device and
+#      "dram" the default of a map=mem one, which cannot have
+#      "reservation" (EOPNOTSUPP); a word that is none of the three is
+#      EINVAL; no change while bound to kmem (EBUSY); each error leaves
+#      the value as it was;
+#  (b) DRAM: node 0's free pages (buddy and per-cpu lists, after
+#      drop_caches) before and after adding the device's memory offline
+#      ("unplugged" -> "offline"), the median of five rounds, with
+#      memmap "dram" and then "reservation" on the same device and
+#      kmem.subblock=N (whole blocks, all of them in the reservation):
+#      at most 0.5 MiB per GiB added with the reservation, and the dram
+#      rounds cost at least 90 % of the memmap (2 MiB per 128 MiB) more;
+#  (c) capacity: online_movable adds every whole block whole (MemTotal
+#      grows by all of them: nothing given up to a memmap), and with
+#      kmem.subblock=Y all of the device (partial blocks take their
+#      memmap from DRAM);
+#  (d) data: numa_fill holds a checked pattern on the device's node; an
+#      unbind migrates it off, intact, and removes everything;
+#  (e) HugeTLB vmemmap optimization on (vm.hugetlb_optimize_vmemmap=1):
+#      2 MiB huge pages on the device's node, whose memmap is in the
+#      reservation, are allocated and freed without a fault (the kernel
+#      keeps their vmemmap as it is), and the memory then goes;
+#  (f) lifetime: with memory retained (a vmsplice pin), the provider
+#      (dax_pmem) unbinds: the claim on the reservation stays in
+#      /proc/iomem and dax_pmem cannot bind again (the space is busy);
+#      once the pin goes the retry removes the memory, the claim goes
+#      with it and dax_pmem binds again;
+#  (g) back to devdax: device_dax binds again, its memory (and its memmap
+#      in the reservation) works: a pattern written through it reads
+#      back, also after disabling and enabling the namespace (the info
+#      block is intact).
+
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write numa_fill page_pin dax_rw
+require_region big
+
+PAGE=$(getconf PAGESIZE)
+PFNS=/tmp/kmem_memmap_resv.$$.pfns
+OUT=/tmp/kmem_memmap_resv.$$.out
+FILL_OUT=/tmp/kmem_memmap_resv.$$.fill
+HVO=/proc/sys/vm/hugetlb_optimize_vmemmap
+ROUNDS=5
+
+ktap_print_header
+ktap_set_plan 13
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+hvo0=$(cat "$HVO" 2>/dev/null)
+
+pin_pid=
+fill_pid=
+cleanup() {
+	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
+	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
+	rm -f "$PFNS" "$OUT" "$FILL_OUT"
+	[ -n "$nd" ] && [ ! -e "$SYS_ND_DAX_PMEM/$nd" ] &&
+		sysfs_err "$SYS_ND_DAX_PMEM/bind" "$nd" >/dev/null
+	echo 0 >"$SYS_NODE/node${node:-1}/hugepages/hugepages-2048kB/nr_hugepages" 2>/dev/null
+	[ -n "$hvo0" ] && echo "$hvo0" >"$HVO" 2>/dev/null
+	modprobe kmem 2>/dev/null
+	wait_until 30 retained_none
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+SYS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
+nd=
+
+# node_free_kb NODE: free memory of NODE in kB: the buddy allocator's free
+# pages and those on the per-cpu lists of all its zones (/proc/zoneinfo).
+node_free_kb() {
+	awk -v node="$1," '
+		$1 == "Node" { on = ($2 == node) }
+		on && $1 == "pages" && $2 == "free" { f += $3 }
+		on && $1 == "count:" { f += $2 }
+		END { print f * '"$PAGE"' / 1024 }' /proc/zoneinfo
+}
+
+# median N...: the middle of the numbers (the upper one of an even count).
+median() {
+	printf '%s\n' "$@" | sort -n | sed -n "$((($# / 2) + 1))p"
+}
+
+# add_cost: the kB of node 0 that adding the device's memory offline takes,
+# the median of $ROUNDS rounds of "unplugged" -> "offline" -> "unplugged".
+# Sets cost_kb and cost_all (every round).
+add_cost() {
+	local i a b costs=()
+
+	for ((i = 0; i < ROUNDS; i++)); do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		a=$(node_free_kb 0)
+		expect_write OK "$ST" offline || return 1
+		b=$(node_free_kb 0)
+		costs+=($((a - b)))
+		expect_write OK "$ST" unplugged || return 1
+	done
+	cost_all=${costs[*]}
+	cost_kb=$(median "${costs[@]}")
+}
+
+kmem_param_set subblock N || ktap_exit_fail_msg "cannot set kmem.subblock=N"
+kmem_new_unbound unplugged
+ST=$SYS_DAX/devices/$dax/state
+MM=$SYS_DAX/devices/$dax/memmap
+read -r ws we < <(kmem_range "$dax")
+nw=$(kmem_nblocks "$ws" "$we")
+msg "whole blocks of $dax: $nw, $(printf '%#x-%#x' "$ws" $((we - 1)))"
+
+# --- (a) the choice ---
+
+default_resv() {
+	eq "$dax memmap" "$(read_word "$MM")" reservation &&
+		eq "$dax memmap_on_memory" "$(read_word "$SYS_DAX/devices/$dax/memmap_on_memory")" 0
+}
+check "map=dev device: memmap reads reservation, memmap_on_memory 0" default_resv
+
+bad_words() {
+	local rc=0
+
+	expect_write EINVAL "$MM" bogus || rc=1
+	expect_write EINVAL "$MM" "" || rc=1
+	eq "memmap after the bad words" "$(read_word "$MM")" reservation || rc=1
+	expect_write OK "$MM" dram && eq memmap "$(read_word "$MM")" dram || rc=1
+	expect_write OK "$SYS_DAX/devices/$dax/memmap_on_memory" 1 &&
+		eq memmap "$(read_word "$MM")" memory || rc=1
+	# 0 goes back to the default from "memory"
+	expect_write OK "$SYS_DAX/devices/$dax/memmap_on_memory" 0 &&
+		eq memmap "$(read_word "$MM")" reservation || rc=1
+	return $rc
+}
+check "memmap: bad words EINVAL, unchanged; dram, memory, memmap_on_memory 0 -> reservation" bad_words
+
+busy_bound() {
+	local rc=0
+
+	kmem_bind "$dax" || return 1
+	expect_write EBUSY "$MM" dram || rc=1
+	expect_write OK "$MM" reservation || rc=1
+	eq "memmap while bound" "$(read_word "$MM")" reservation || rc=1
+	kmem_unbind "$dax" || rc=1
+	return $rc
+}
+check "bound to kmem: another word is EBUSY, the same one is accepted" busy_bound
+
+map_mem_dram() {
+	local sr j mdax rc=0
+
+	sr=$(region_by_size spare) || { msg "no spare region"; return 1; }
+	j=$(create_ns "$sr" devdax 64M -a 2M -M mem)
+	mdax=$(dax_of_ns "$j")
+	[ -n "$mdax" ] || { msg "cannot create a map=mem namespace on $sr"; return 1; }
+	eq "$mdax (map=mem) memmap" "$(read_word "$SYS_DAX/devices/$mdax/memmap")" dram || rc=1
+	expect_write EOPNOTSUPP "$SYS_DAX/devices/$mdax/memmap" reservation || rc=1
+	eq "$mdax memmap after the refusal" "$(read_word "$SYS_DAX/devices/$mdax/memmap")" dram || rc=1
+	run ndctl destroy-namespace -f "$(ns_of "$j")" || rc=1
+	return $rc
+}
+check "map=mem device: memmap reads dram, reservation is EOPNOTSUPP" map_mem_dram
+
+# --- (b) DRAM per GiB ---
+
+KMSG_TAG=memmap-resv-$$
+dram_cost() {
+	expect_write OK "$MM" dram && kmem_bind "$dax" || return 1
+	add_cost || return 1
+	dram_kb=$cost_kb
+	msg "memmap dram: node 0 kB per add of $nw blocks: $cost_all (median $dram_kb)"
+	kmem_unbind "$dax"
+}
+check "memmap dram: $ROUNDS rounds of adding the memory offline" dram_cost
+
+resv_cost() {
+	local want
+
+	expect_write OK "$MM" reservation || return 1
+	kmsg_mark "$KMSG_TAG"
+	kmem_bind "$dax" || return 1
+	want="$dax: memmap of $nw of $nw whole blocks in the reservation"
+	kmsg_since "$KMSG_TAG" | grep -q "$want" ||
+		{ msg "no \"$want\" in the kernel log"; return 1; }
+	add_cost || return 1
+	resv_kb=$cost_kb
+	msg "memmap reservation: node 0 kB per add of $nw blocks: $cost_all (median $resv_kb)"
+}
+check "memmap reservation: every whole block placed, $ROUNDS rounds of adding" resv_cost
+
+dram_per_gib() {
+	local gib_mb=$(((we - ws) >> 20)) memmap_kb=$((nw * KMEM_MB / 64 / 1024))
+	local rc=0
+
+	msg "per GiB: dram $((dram_kb * 1024 / gib_mb)) kB, reservation $((resv_kb * 1024 / gib_mb)) kB; memmap $memmap_kb kB"
+	# resv_kb / (gib_mb / 1024) <= 512 kB
+	[ $((resv_kb * 1024)) -le $((512 * gib_mb)) ] ||
+		{ msg "reservation: more than 0.5 MiB of node 0 per GiB"; rc=1; }
+	[ $(((dram_kb - resv_kb) * 10)) -ge $((memmap_kb * 9)) ] ||
+		{ msg "dram costs less than 90 % of the memmap more"; rc=1; }
+	return $rc
+}
+check "node 0 per GiB added: reservation <= 0.5 MiB, dram >= memmap more" dram_per_gib
+
+# --- (c) capacity ---
+
+whole_capacity() {
+	expect_write OK "$ST" online_movable &&
+		memtotal_grew_by $(((we - ws) / 1024)) &&
+		blocks_all "$ws" "$we" online Movable
+}
+check "online_movable: MemTotal grew by every whole block, whole" whole_capacity
+
+all_capacity() {
+	local ss se
+
+	expect_write OK "$ST" unplugged && kmem_unbind "$dax" || return 1
+	kmem_param_set subblock Y || return 1
+	kmem_bind "$dax" || return 1
+	read -r ss se < <(kmem_span "$dax")
+	msg "kmem.subblock=Y: $(printf '%#x-%#x' "$ss" $((se - 1))), $(((se - ss) >> 20)) MiB"
+	expect_write OK "$ST" online_movable &&
+		memtotal_grew_by $(((se - ss) / 1024)) &&
+		eq "bytes present" "$(kmem_present_bytes "$ss" "$se")" $((se - ss))
+}
+check "kmem.subblock=Y: MemTotal grew by all of the device" all_capacity
+
+# --- (d) data across an unbind ---
+
+fill_unbind() {
+	local line
+
+	"$DAX_DIR/numa_fill" -n "$node" 256 >"$FILL_OUT" 2>&1 &
+	fill_pid=$!
+	wait_line "$FILL_OUT" '^ready ' 60 "$fill_pid" ||
+		{ msg "numa_fill: $(tail -n 2 "$FILL_OUT")"; return 1; }
+	msg "$(grep '^ready ' "$FILL_OUT")"
+	kmem_unbind "$dax" || return 1
+	kill -USR1 "$fill_pid"
+	wait "$fill_pid"
+	line=$(grep '^done ' "$FILL_OUT")
+	fill_pid=
+	msg "$line"
+	eq "words changed" "$(kv "$line" bad)" 0 &&
+		kmem_gone "$ss" "$se" "$base" && retained_empty
+}
+ss=0 se=0
+read -r ss se < <(kmem_span "$dax")
+check "256 MiB filled on node $node: intact after the unbind, everything removed" fill_unbind
+
+# --- (e) HugeTLB vmemmap optimization ---
+
+hvo_pages() {
+	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages got
+
+	[ -w "$HVO" ] || { msg "no $HVO"; return 1; }
+	echo 1 >"$HVO" || return 1
+	kmem_bind "$dax" && expect_write OK "$ST" online_movable || return 1
+	echo 64 >"$nr"
+	got=$(cat "$nr")
+	msg "huge pages on node $node with $HVO=1: $got of 64"
+	[ "$got" -gt 0 ] || return 1
+	echo 0 >"$nr"
+	eq "huge pages left" "$(cat "$nr")" 0 &&
+		expect_write OK "$ST" unplugged && kmem_gone "$ss" "$se" "$base"
+}
+check "HugeTLB vmemmap optimization: huge pages on the device come and go" hvo_pages
+echo "$hvo0" >"$HVO" 2>/dev/null
+
+# --- (f) the claim outlives the provider while memory is retained ---
+
+# the claim: the busy resource named after the namespace at its start
+claim_lines() {
+	iomem_lines "$ns"
+}
+
+resv_lifetime() {
+	local err rc=0
+
+	kmem_param_set offline_timeout_ms 1000 && kmem_param_set unplug_retries 1 &&
+		kmem_param_set retry_max_delay_ms 2000 || return 1
+	expect_write OK "$ST" online_movable || return 1
+	start_pin vmsplice 1M || return 1
+	kmem_unbind "$dax" && retained_single || return 1
+	nd=$(nd_dax_of "$ns")
+	msg "unbinding $nd from dax_pmem with memory of $dax retained"
+	expect_write OK "$SYS_ND_DAX_PMEM/unbind" "$nd" || return 1
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; rc=1; }
+	[ -n "$(claim_lines)" ] || { msg "no $ns claim in /proc/iomem while retained"; rc=1; }
+	# dax_pmem's probe cannot claim the namespace's start
+	err=$(sysfs_err "$SYS_ND_DAX_PMEM/bind" "$nd")
+	msg "bind $nd to dax_pmem while retained: $err"
+	[ "$err" != OK ] || rc=1
+	kill -KILL "$pin_pid" && wait "$pin_pid" 2>/dev/null
+	pin_pid=
+	wait_until 30 retained_none || { msg "still retained"; return 1; }
+	eq "$ns claims in /proc/iomem" "$(claim_lines)" "" || rc=1
+	expect_write OK "$SYS_ND_DAX_PMEM/bind" "$nd" || return 1
+	nd=
+	wait_until 10 test -e "$SYS_DAX/devices/$dax" || { msg "$dax did not come back"; return 1; }
+	return $rc
+}
+ns=$(ndctl list -N -r "$region" | json_field dev)
+# the device dax_pmem creates again binds to device_dax, not to kmem
+sysfs_err "$KMEM_DRV/remove_id" "$dax" >/dev/null
+check "retained memory keeps the reservation claimed past dax_pmem; released with it" \
+	resv_lifetime
+
+# --- (g) back to devdax ---
+
+devdax_back() {
+	local sz dev=/dev/$dax
+
+	sz=$((64 << 20))
+	[ "$(dax_drv_of "$dax")" = device_dax ] ||
+		{ dax_unbind_any "$dax" && expect_write OK "$SYS_DAX/drivers/device_dax/bind" "$dax"; } ||
+		return 1
+	run "$DAX_DIR/dax_rw" "$dev" "$sz" 77 || return 1
+	run ndctl disable-namespace "$ns" && run ndctl enable-namespace "$ns" || return 1
+	wait_until 10 test -e "$dev" || { msg "$dev did not come back"; return 1; }
+	[ "$(dax_drv_of "$dax")" = device_dax ] ||
+		expect_write OK "$SYS_DAX/drivers/device_dax/bind" "$dax" || return 1
+	run "$DAX_DIR/dax_rw" -c "$dev" "$sz" 77
+}
+check "device_dax again: a pattern written reads back, also after the namespace re-enables" \
+	devdax_back
+ktap_finished
