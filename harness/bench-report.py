@@ -261,8 +261,11 @@ def main():
                                              ratio(fr["series"], fr["stock"])))
     md += ["", "## 2. DRAM cost", "",
            "Node 0 (DRAM) MemFree consumed per GiB of System RAM added "
-           "(caches dropped before and after), memmap in DRAM (mom=0) and "
-           "on the device (memmap_on_memory, mom=1).", "",
+           "(caches dropped before and after), whole memory blocks "
+           "(kmem.subblock=N), for each place of the memmap: DRAM, the "
+           "device's memory itself (memmap_on_memory) and, series only, the "
+           "namespace's pfn reservation (daxX.Y/memmap=reservation, the "
+           "series' default for the map=dev namespace measured).", "",
            "| case | stock MiB/GiB | series MiB/GiB | ratio |", "|---|---|---|---|"]
     for c in r.cases("dram_per_gib"):
         md.append(row(r, c, "dram_per_gib", c, "MiB"))

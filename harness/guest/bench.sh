@@ -237,17 +237,30 @@ capacity_once() {
 	kmem_reset
 }
 
-# dram_cost MIB: node 0 memory consumed by hot-adding MIB MiB, with the
-# memmap in DRAM and on the device itself (memmap_on_memory).
+# dram_cost MIB: node 0 memory consumed by hot-adding MIB MiB, for each
+# place of the memmap: DRAM, the device's memory itself (memmap_on_memory)
+# and the namespace's pfn reservation (series only: daxX.Y/memmap). The
+# stock kernel has no daxX.Y/memmap: memmap_on_memory 0 and 1 are its dram
+# and memory cases.
 dram_cost() {
-	local mom r before after grew base c
+	local w r before after grew base c mm mom
 
 	kmem_reset
 	new_ns "$1" || return
-	for mom in 0 1; do
-		c="${1}M/mom=$mom"
-		if ! echo "$mom" >"$SYS_DAX/devices/$dax/memmap_on_memory" 2>/dev/null; then
-			[ "$mom" = 0 ] || { info "dram_cost: no memmap_on_memory"; continue; }
+	mm=$SYS_DAX/devices/$dax/memmap
+	for w in dram memory reservation; do
+		c="${1}M/memmap=$w"
+		if [ -e "$mm" ]; then
+			echo "$w" >"$mm" 2>/dev/null ||
+				{ info "dram_cost: no memmap $w"; continue; }
+		elif [ "$w" = reservation ]; then
+			info "dram_cost: no memmap $w on this kernel"
+			continue
+		else
+			mom=0
+			[ "$w" = memory ] && mom=1
+			echo "$mom" >"$SYS_DAX/devices/$dax/memmap_on_memory" 2>/dev/null ||
+				{ info "dram_cost: no memmap $w"; continue; }
 		fi
 		for ((r = 0; r < REPS; r++)); do
 			settle_memory
