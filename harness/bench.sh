@@ -8,11 +8,13 @@
 # second run rebuilds neither unless its inputs changed), then booted one
 # after the other. The raw samples, the machine facts, the results table
 # and the plot go to $BENCH_OUT (default results/bench/ in the repo,
-# results/bench-capacity/ for KMEM_BENCH_ONLY=capacity).
+# results/bench-capacity/ for KMEM_BENCH_ONLY=capacity, results/bench-dram/
+# for dram).
 #
 # KMEM_BENCH_REPS (3) and KMEM_BENCH_SIZES ("1024 4096 16384", MiB) are
-# passed to the guest, and KMEM_BENCH_ONLY=capacity limits the workloads to
-# the capacity cases (any other value is refused). KMEM_BENCH_ROUNDS=2
+# passed to the guest, and KMEM_BENCH_ONLY=capacity or dram limits the
+# workloads to the capacity cases or to the DRAM cost of the memmap (any
+# other value is refused). KMEM_BENCH_ROUNDS=2
 # boots each kernel twice, in the order stock, series, series, stock, so
 # that a drift of the host during the run weighs on both kernels alike; the
 # samples of both boots count.
@@ -23,8 +25,8 @@ export TOP KMEM_CONFIG=bench
 . "$TOP/harness/lib.sh"
 H="$TOP/harness"
 case ${KMEM_BENCH_ONLY:-} in
-"" | capacity) ;;
-*) die "KMEM_BENCH_ONLY=$KMEM_BENCH_ONLY: only 'capacity' (or unset) is known" ;;
+"" | capacity | dram) ;;
+*) die "KMEM_BENCH_ONLY=$KMEM_BENCH_ONLY: only 'capacity' or 'dram' (or unset) is known" ;;
 esac
 # a partial run (KMEM_BENCH_ONLY) never overwrites the full run's results
 OUT=${BENCH_OUT:-$TOP/results/bench${KMEM_BENCH_ONLY:+-$KMEM_BENCH_ONLY}}

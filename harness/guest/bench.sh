@@ -15,7 +15,8 @@
 # is not reported.
 # $KMEM_BENCH_REPS: repetitions per sample (default 3).
 # $KMEM_BENCH_SIZES: hot-add sizes in MiB (default "1024 4096 16384").
-# $KMEM_BENCH_ONLY=capacity: the capacity cases only.
+# $KMEM_BENCH_ONLY=capacity: the capacity cases only; =dram: the DRAM cost
+# of the memmap only.
 
 # shellcheck source=../../tools/testing/selftests/dax/dax_lib.sh
 . /kselftest/dax/dax_lib.sh
@@ -368,11 +369,13 @@ info only "${ONLY:-all}"
 
 t_all=$SECONDS
 [ -z "$ONLY" ] && bandwidth
-capacity 2000M 2000
-capacity 3x32M 32 32 32
-capacity 4096M 4096
+if [ -z "$ONLY" ] || [ "$ONLY" = capacity ]; then
+	capacity 2000M 2000
+	capacity 3x32M 32 32 32
+	capacity 4096M 4096
+fi
+[ -z "$ONLY" ] || [ "$ONLY" = dram ] && dram_cost 4096
 if [ -z "$ONLY" ]; then
-	dram_cost 4096
 	for m in $SIZES; do
 		hotplug "$m"
 	done
