@@ -373,7 +373,7 @@ def main():
                "files in this directory."]
     else:
         md += ["", "## Plot", "", "None: this run has no hot-add samples "
-               "(KMEM_BENCH_ONLY=capacity)."]
+               "(KMEM_BENCH_ONLY=capacity or dram)."]
     for k in KERNELS:
         md += ["", "## %s run: facts from the guest" % k, "", "```"]
         md += r.info[k] + ["```"]
