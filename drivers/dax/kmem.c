@@ -1747,6 +1747,20 @@ static unsigned int kmem_place_slices(struct kmem_dev *kdev,
 }
 
 /*
+ * Whether a page of the slice at @pfn has a struct page of its own (a
+ * section boot memory shares): the core refuses such a memmap.
+ */
+static bool kmem_slice_valid(unsigned long pfn)
+{
+	unsigned long end = pfn + kmem_memmap_pages();
+
+	for (; pfn < end; pfn += PAGES_PER_SUBSECTION)
+		if (pfn_valid(pfn))
+			return true;
+	return false;
+}
+
+/*
  * kmem_memmap_init - the slices of the memmap reservation the blocks use
  *
  * With daxX.Y/memmap "reservation", the memmap of every whole block goes in
@@ -1758,16 +1772,17 @@ static unsigned int kmem_place_slices(struct kmem_dev *kdev,
  * present, so blocks come and go in any order, also under a later bind
  * that re-adopts them. Partial blocks take their memmap from DRAM (the core
  * takes an external memmap for whole blocks only), as does a whole block
- * whose slice would not fit. The claim taken here keeps the space reserved
- * until kmem_free(), past the unbind and the provider when memory is
- * retained. Called before the device is set up, with no lock held.
+ * whose slice would not fit or has struct pages of its own. The claim
+ * taken here, when any block has a slice, keeps the space reserved until
+ * kmem_free(), past the unbind and the provider when memory is retained.
+ * Called before the device is set up, with no lock held.
  * Return: 0 or -ENOMEM.
  */
 static int kmem_memmap_init(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 {
 	struct dev_pagemap *pgmap = dev_dax->pgmap;
+	unsigned int idx, placed, whole;
 	unsigned long start, end;
-	unsigned int placed, whole;
 
 	if (READ_ONCE(dev_dax->memmap) != DAX_MEMMAP_RESERVATION)
 		return 0;
@@ -1783,9 +1798,21 @@ static int kmem_memmap_init(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 	if (!kdev->slice)
 		return -ENOMEM;
 	placed = kmem_place_slices(kdev, start, end, &whole);
-	kdev->resv = dax_resv_get(dev_dax->memmap_resv);
+	/* a space with struct pages of its own is no place for a memmap */
+	for (idx = 0; idx < kdev->nr_blocks; idx++) {
+		if (kdev->slice[idx] && kmem_slice_valid(kdev->slice[idx])) {
+			kdev->slice[idx] = 0;
+			placed--;
+		}
+	}
 	pr_info("%s: memmap of %u of %u whole blocks in the reservation [mem %#llx-%#llx], the rest from DRAM\n",
 		kdev->name, placed, whole, PFN_PHYS(start), PFN_PHYS(end) - 1);
+	if (!placed) {
+		kfree(kdev->slice);
+		kdev->slice = NULL;
+		return 0;
+	}
+	kdev->resv = dax_resv_get(dev_dax->memmap_resv);
 	return 0;
 }
 

@@ -23,10 +23,11 @@
 #      memmap from DRAM);
 #  (d) data: numa_fill holds a checked pattern on the device's node; an
 #      unbind migrates it off, intact, and removes everything;
-#  (e) HugeTLB vmemmap optimization on (vm.hugetlb_optimize_vmemmap=1):
-#      2 MiB huge pages on the device's node, whose memmap is in the
-#      reservation, are allocated and freed without a fault (the kernel
-#      keeps their vmemmap as it is), and the memory then goes;
+#  (e) HugeTLB vmemmap optimization on (vm.hugetlb_optimize_vmemmap=1),
+#      whole blocks: 2 MiB huge pages on the device's node, whose memmap
+#      is in the reservation, are allocated and freed without a fault, no
+#      vmemmap page is freed (nr_memmap_pages unchanged), and the memory
+#      then goes;
 #  (f) lifetime: with memory retained (a vmsplice pin), the provider
 #      (dax_pmem) unbinds: the claim on the reservation stays in
 #      /proc/iomem and dax_pmem cannot bind again (the space is busy);
@@ -87,6 +88,11 @@ node_free_kb() {
 		END { print f * '"$PAGE"' / 1024 }' /proc/zoneinfo
 }
 
+# vmstat_value NAME: the counter NAME of /proc/vmstat.
+vmstat_value() {
+	awk -v n="$1" '$1 == n { print $2 }' /proc/vmstat
+}
+
 # median N...: the middle of the numbers (the upper one of an even count).
 median() {
 	printf '%s\n' "$@" | sort -n | sed -n "$((($# / 2) + 1))p"
@@ -131,7 +137,7 @@ bad_words() {
 	local rc=0
 
 	expect_write EINVAL "$MM" bogus || rc=1
-	expect_write EINVAL "$MM" "" || rc=1
+	expect_write EINVAL "$MM" reserv || rc=1
 	eq "memmap after the bad words" "$(read_word "$MM")" reservation || rc=1
 	expect_write OK "$MM" dram && eq memmap "$(read_word "$MM")" dram || rc=1
 	expect_write OK "$SYS_DAX/devices/$dax/memmap_on_memory" 1 &&
@@ -261,17 +267,24 @@ check "256 MiB filled on node $node: intact after the unbind, everything removed
 
 hvo_pages() {
 	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages got
+	local mm0 mm1
 
 	[ -w "$HVO" ] || { msg "no $HVO"; return 1; }
 	echo 1 >"$HVO" || return 1
+	# whole blocks only: every huge page has its memmap in the reservation
+	kmem_param_set subblock N || return 1
 	kmem_bind "$dax" && expect_write OK "$ST" online_movable || return 1
+	mm0=$(vmstat_value nr_memmap_pages)
 	echo 64 >"$nr"
 	got=$(cat "$nr")
-	msg "huge pages on node $node with $HVO=1: $got of 64"
+	mm1=$(vmstat_value nr_memmap_pages)
+	msg "huge pages on node $node with $HVO=1: $got of 64; nr_memmap_pages $mm0 -> $mm1"
 	[ "$got" -gt 0 ] || return 1
+	# an optimized huge page gives back 7 of its 8 vmemmap pages
+	eq "nr_memmap_pages (no vmemmap freed)" "$mm1" "$mm0" || return 1
 	echo 0 >"$nr"
 	eq "huge pages left" "$(cat "$nr")" 0 &&
-		expect_write OK "$ST" unplugged && kmem_gone "$ss" "$se" "$base"
+		expect_write OK "$ST" unplugged && kmem_gone "$ws" "$we" "$base"
 }
 check "HugeTLB vmemmap optimization: huge pages on the device come and go" hvo_pages
 echo "$hvo0" >"$HVO" 2>/dev/null
