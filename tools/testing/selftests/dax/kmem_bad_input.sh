@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Bad input to the kmem driver's files. daxX.Y/state (with the memory
-# online_movable, then unplugged), daxX.Y/online_policy and the module
-# parameter online_policy each get garbage, an empty line, whitespace only,
+# online_movable, then unplugged), daxX.Y/online_policy, daxX.Y/memmap and
+# the module parameter online_policy each get garbage, an empty line, whitespace only,
 # 5000 bytes, and a valid word with garbage after it; state also gets
 # "offline" and online words in the wrong state, the module parameter gets
 # "default" (a device word only), and the time parameters get 0 and one
@@ -27,7 +27,7 @@ require_region small
 RACE_SECONDS=8
 
 ktap_print_header
-ktap_set_plan 40
+ktap_set_plan 47
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -57,6 +57,7 @@ new_devdax
 ST=$SYS_DAX/devices/$dax/state
 POL=$SYS_DAX/devices/$dax/online_policy
 MPOL=$KMEM_PARAMS/online_policy
+MMP=$SYS_DAX/devices/$dax/memmap
 printf -v LONG '%5000s' ''
 LONG=${LONG// /x}
 
@@ -65,7 +66,7 @@ snapshot() {
 	local b
 
 	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
-		"module=$(kmem_param online_policy)"
+		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")"
 	echo "MemTotal=$(meminfo_kb MemTotal)"
 	for b in $(blocks_of "$s" "$e"); do
 		[ -d "$b" ] && echo "$(basename "$b") $(cat "$b/state") $(cat "$b/valid_zones")"
@@ -134,6 +135,17 @@ policy_word_ok() {
 }
 check "online_policy (bound): 'offline' EBUSY, 'online_movable' and a newline OK, no change" \
 	unchanged_by policy_word_ok
+
+# --- daxX.Y/memmap (a map=dev namespace: 'reservation') ---
+
+battery "$MMP" reservation "memmap"
+memmap_word_ok() {
+	expect_write EBUSY "$MMP" $'dram\n' &&
+		expect_write OK "$MMP" $'reservation\n' &&
+		eq "memmap" "$(read_word "$MMP")" reservation
+}
+check "memmap (bound): 'dram' EBUSY, 'reservation' and a newline OK, no change" \
+	unchanged_by memmap_word_ok
 
 # --- the module parameter online_policy ---
 
