@@ -151,7 +151,7 @@ bad_words() {
 		eq memmap "$(read_word "$MM")" reservation || rc=1
 	return $rc
 }
-check "memmap: bad words EINVAL, unchanged; dram, memory, memmap_on_memory 0 -> reservation" bad_words
+check "memmap: bad words EINVAL; dram, memory, memmap_on_memory 0 -> reservation" bad_words
 
 busy_bound() {
 	local rc=0
@@ -174,7 +174,8 @@ map_mem_dram() {
 	[ -n "$mdax" ] || { msg "cannot create a map=mem namespace on $sr"; return 1; }
 	eq "$mdax (map=mem) memmap" "$(read_word "$SYS_DAX/devices/$mdax/memmap")" dram || rc=1
 	expect_write EOPNOTSUPP "$SYS_DAX/devices/$mdax/memmap" reservation || rc=1
-	eq "$mdax memmap after the refusal" "$(read_word "$SYS_DAX/devices/$mdax/memmap")" dram || rc=1
+	eq "$mdax memmap after the refusal" \
+		"$(read_word "$SYS_DAX/devices/$mdax/memmap")" dram || rc=1
 	run ndctl destroy-namespace -f "$(ns_of "$j")" || rc=1
 	return $rc
 }
@@ -208,7 +209,8 @@ dram_per_gib() {
 	local gib_mb=$(((we - ws) >> 20)) memmap_kb=$((nw * KMEM_MB / 64 / 1024))
 	local rc=0
 
-	msg "per GiB: dram $((dram_kb * 1024 / gib_mb)) kB, reservation $((resv_kb * 1024 / gib_mb)) kB; memmap $memmap_kb kB"
+	msg "per GiB: dram $((dram_kb * 1024 / gib_mb)) kB," \
+		"reservation $((resv_kb * 1024 / gib_mb)) kB; memmap $memmap_kb kB"
 	# resv_kb / (gib_mb / 1024) <= 512 kB
 	[ $((resv_kb * 1024)) -le $((512 * gib_mb)) ] ||
 		{ msg "reservation: more than 0.5 MiB of node 0 per GiB"; rc=1; }
@@ -336,7 +338,8 @@ devdax_back() {
 
 	sz=$((64 << 20))
 	[ "$(dax_drv_of "$dax")" = device_dax ] ||
-		{ dax_unbind_any "$dax" && expect_write OK "$SYS_DAX/drivers/device_dax/bind" "$dax"; } ||
+		{ dax_unbind_any "$dax" &&
+			expect_write OK "$SYS_DAX/drivers/device_dax/bind" "$dax"; } ||
 		return 1
 	run "$DAX_DIR/dax_rw" "$dev" "$sz" 77 || return 1
 	run ndctl disable-namespace "$ns" && run ndctl enable-namespace "$ns" || return 1
