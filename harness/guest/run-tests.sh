@@ -189,6 +189,9 @@ for t in "${list[@]}"; do
 		n=$((n + 1))
 	fi
 	echo "# selftests: $dir: $name"
+	# The console's timestamps place each test, even in a run cut short.
+	echo "kmem-selftest: start $name" >/dev/kmsg 2>/dev/null
+	t0=$(date +%s)
 	ld0=$(lockdep_on)
 	# Own session and process group, so that a timeout kills the test
 	# and everything it started (a daxctl stuck in offline, ...).
@@ -200,6 +203,7 @@ for t in "${list[@]}"; do
 	rc=$?
 	kill "$watchdog" 2>/dev/null
 	sed 's/^/# /' /tmp/test.out
+	echo "# $name: $(($(date +%s) - t0)) s"
 	# a test says each documented retry it made in a "retry:" message
 	r=$(grep -c '^# retry: ' /tmp/test.out)
 	[ "$r" = 0 ] || echo "# $name: $r retr$([ "$r" = 1 ] && echo y || echo ies)"
