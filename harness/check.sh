@@ -97,16 +97,76 @@ else
 fi
 
 out="$VDIR/vm/out-check.log"
-# No earlier run's logs can be read as this run's: vm.sh removes them too,
-# but only once it gets that far.
-rm -f "$out" "$VDIR/vm/console-check.log"
+console="$VDIR/vm/console-check.log"
+# No earlier run's logs can be read as this run's: vm.sh removes its own
+# too, but only once it gets that far.
+rm -rf "$out" "$console" "$VDIR"/vm/[0-9]*
 nstatic=$(grep -cE '^(not )?ok ' "$res")
-stage vm "$H/vm.sh" check
-# Fold the VM's TAP into results: each subtest counts; a test that failed
-# with no failing subtest (splat, timeout, crash) counts once more. A
-# selftest or a subtest that skips is a failure here: the VM is built to
-# run them all.
-awk '
+
+# The VM stage: $VM_SHARDS check VMs (default 2: a TCG guest running one
+# test keeps about one host core busy) boot the same kernel and initramfs at
+# once, each with NVDIMMs of its own in $VDIR/vm/N/, and run a share of the
+# selftests ($T, or all of them). The shares are dealt longest first onto
+# the least loaded VM by harness/vm-test-seconds (a test's duration in a
+# whole run; 120 s for a test it does not list). In each VM the tests run
+# in kselftest-list.txt order, so kmem_unload_forced.sh, which switches
+# lockdep off, stays the last of its VM; each VM's runner checks its own
+# boot log, kmemleak and lockdep. $out and $console hold the VMs' logs one
+# after the other.
+mapfile -t tests < <(grep -v '^#' "$VDIR/kselftest/kselftest-list.txt" | sed 's/^[^:]*://')
+[ -z "${T:-}" ] || read -ra tests <<<"$T"
+shards=${VM_SHARDS:-2}
+case $shards in
+"" | *[!0-9]* | 0) fatal "VM_SHARDS=$shards: want a number of 1 or more" ;;
+esac
+[ "${#tests[@]}" -ge "$shards" ] || shards=${#tests[@]}
+declare -a share load
+for ((i = 1; i <= shards; i++)); do
+	share[i]=
+	load[i]=0
+done
+while read -r secs t; do
+	best=1
+	for ((i = 2; i <= shards; i++)); do
+		[ "${load[i]}" -lt "${load[best]}" ] && best=$i
+	done
+	share[best]="${share[best]} $t"
+	load[best]=$((load[best] + secs))
+done < <(for t in "${tests[@]}"; do
+		awk -v t="$t" '$1 == t { s = $2 } END { print (s == "" ? 120 : s), t }' \
+			"$H/vm-test-seconds"
+	done | sort -k1,1nr -k2,2)
+
+run_vms() {
+	local i pids=() rc=0
+
+	for ((i = 1; i <= shards; i++)); do
+		progress vm "VM $i of $shards, about ${load[i]} s:${share[i]}"
+		mkdir -p "$VDIR/vm/$i"
+		T="${share[i]# }" VM_DIR="$VDIR/vm/$i" VM_TAG="VM $i" "$H/vm.sh" check &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || rc=1
+	done
+	for ((i = 1; i <= shards; i++)); do
+		echo "==== VM $i of $shards:${share[i]}" | tee -a "$console" >>"$out"
+		cat "$VDIR/vm/$i/out-check.log" >>"$out" 2>/dev/null
+		cat "$VDIR/vm/$i/console-check.log" >>"$console" 2>/dev/null
+	done
+	return $rc
+}
+stage vm run_vms
+
+# fold_vm N: fold VM N's TAP into results: each subtest counts; a test
+# that failed with no failing subtest (splat, timeout, crash) counts once
+# more. A selftest or a subtest that skips is a failure here: the VM is
+# built to run them all. The runner's own results (boot log, kmemleak,
+# lockdep) say which VM they are of.
+fold_vm() {
+	local o="$VDIR/vm/$1/out-check.log" exitline
+
+	awk -v vm="VM $1" '
 	{ sub(/\r$/, "") }
 	/^# (not )?ok [0-9]+ / {
 		line = substr($0, 3)
@@ -126,30 +186,40 @@ awk '
 		# a failed test is counted once more unless its failing subtests
 		# already say why (a plain exit status); a splat, a timeout or
 		# lockdep is a reason of its own
+		if ($0 !~ / selftests: /) $0 = $0 " (" vm ")"
 		if ($1 == "not" && (nfail == 0 || $0 !~ / # exit=[0-9]+$/)) { sub(/^not ok [0-9]+ /, ""); print "not ok - " $0 }
 		else if ($1 == "ok" && / # SKIP( |$)/) { sub(/^ok [0-9]+ /, ""); print "not ok - " $0 " (skipped in the test VM)" }
 		else if ($1 == "ok" && nsub == 0) { sub(/^ok [0-9]+ /, ""); print "ok - " $0 }
 		nsub = 0
 		nfail = 0
-	}' "$out" >>"$res" 2>/dev/null
-exitline=$(grep -a '^KMEM-CHECK-EXIT' "$out" 2>/dev/null | tr -d '\r')
-if [ -z "$exitline" ]; then
-	echo "not ok - VM run finished (see $VDIR/vm/console-check.log)" >>"$res"
-elif ! grep -q '^# selftests: ' "$out"; then
-	echo "not ok - VM ran selftests ($(grep -a '^Bail out!' "$out" | tr -d '\r'))" >>"$res"
-elif [ "${exitline##* }" != 0 ] && ! grep -q '^not ok' "$res"; then
-	echo "not ok - VM test runner exit status ($exitline)" >>"$res"
-fi
-# The host's own look at the whole console log, boot to power-off, with the
-# guest's pattern list.
+	}' "$o" >>"$res" 2>/dev/null
+	exitline=$(grep -a '^KMEM-CHECK-EXIT' "$o" 2>/dev/null | tr -d '\r')
+	if [ -z "$exitline" ]; then
+		echo "not ok - VM $1 run finished (see $VDIR/vm/$1/console-check.log)" >>"$res"
+	elif ! grep -q '^# selftests: ' "$o"; then
+		echo "not ok - VM $1 ran selftests ($(grep -a '^Bail out!' "$o" | tr -d '\r'))" >>"$res"
+	elif [ "${exitline##* }" != 0 ] && ! grep -q '^not ok' "$res"; then
+		echo "not ok - VM $1 test runner exit status ($exitline)" >>"$res"
+	fi
+}
+for ((i = 1; i <= shards; i++)); do
+	fold_vm "$i"
+done
+# Every selftest asked for ran in some VM.
+for t in "${tests[@]}"; do
+	grep -aq "^# selftests: [^ ]* $t\$" "$out" ||
+		echo "not ok - $t ran in a VM (its VM did not get to it)" >>"$res"
+done
+# The host's own look at the whole console logs, boot to power-off, with
+# the guest's pattern list.
 SPLAT=
 # shellcheck source=guest/splat.sh
 . "$H/guest/splat.sh" 2>/dev/null
 if [ -z "$SPLAT" ]; then
 	echo "not ok - console log free of kernel splats (no pattern list: $H/guest/splat.sh)" >>"$res"
-elif [ ! -s "$VDIR/vm/console-check.log" ]; then
+elif [ ! -s "$console" ]; then
 	echo "not ok - console log free of kernel splats (no console log)" >>"$res"
-elif grep -aE "$SPLAT" "$VDIR/vm/console-check.log" >"$LOGS/console-splats.txt"; then
+elif grep -aE "$SPLAT" "$console" >"$LOGS/console-splats.txt"; then
 	echo "not ok - console log free of kernel splats" >>"$res"
 else
 	echo "ok - console log free of kernel splats" >>"$res"

@@ -9,15 +9,17 @@
 #   vm.sh demo|check|shell|bench
 #
 # Every run has a hard timeout ($VM_TIMEOUT seconds) and keeps the full
-# console log under $VDIR/vm/. TCG by default; KMEM_KVM=1 opts into KVM
-# (it has hung at "Booting from ROM" on nested machines).
+# console log under $VDIR/vm/ ($VM_DIR when set: make check boots several
+# check VMs at once, each in a directory of its own, its output lines
+# tagged "[$VM_TAG]"). TCG by default; KMEM_KVM=1 opts into KVM (it has
+# hung at "Booting from ROM" on nested machines).
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 
 mode=${1:?usage: vm.sh demo|check|shell|bench}
-vm="$VDIR/vm"
+vm=${VM_DIR:-$VDIR/vm}
 mkdir -p "$vm"
 kernel="$OBJ/arch/x86/boot/bzImage"
 initrd="$VDIR/initramfs.cpio"
@@ -119,7 +121,7 @@ if [ "$mode" = check ]; then
 		    -serial chardev:hp -qmp "unix:$vm/qmp.sock,server=on,wait=off")
 fi
 t0=$(date +%s)
-progress vm "booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
+progress vm "${VM_TAG:+$VM_TAG: }booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
 timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$out" \
 	"${relay_args[@]}" </dev/null >"$vm/qemu-$mode.log" 2>&1 &
 qpid=$!
@@ -129,7 +131,7 @@ if [ "$mode" = check ]; then
 		"$relay_log" 2>>"$relay_log" &
 	rpid=$!
 fi
-tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u 's/^/  | /' &
+tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u "s/^/  ${VM_TAG:+[$VM_TAG] }| /" &
 tpid=$!
 # Boot watchdog: a guest that has said nothing on the results port after
 # $BOOT_TIMEOUT seconds has hung in boot; do not wait for $VM_TIMEOUT.
@@ -157,16 +159,16 @@ fi
 end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
 	if [ -n "$hung" ]; then
-		echo "VM: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot" >&2
+		echo "VM${VM_TAG:+ $VM_TAG}: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot" >&2
 	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "VM: hard timeout after ${VM_TIMEOUT}s" >&2
+		echo "VM${VM_TAG:+ $VM_TAG}: hard timeout after ${VM_TIMEOUT}s" >&2
 	else
-		echo "VM: ended without finishing (qemu rc=$rc)" >&2
+		echo "VM${VM_TAG:+ $VM_TAG}: ended without finishing (qemu rc=$rc)" >&2
 	fi
 	sed -n '1,5p' "$vm/qemu-$mode.log" >&2
 	echo "---- last console lines ($console) ----" >&2
 	tail -n 40 "$console" >&2
 	exit 1
 fi
-progress vm "done in $(($(date +%s) - t0)) s"
+progress vm "${VM_TAG:+$VM_TAG: }done in $(($(date +%s) - t0)) s"
 [ "${end##* }" = 0 ]
