@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Leak hunt: KMEM_CYCLES (default 200) cycles of bind (policy
-# online_movable: every block online), then out again, on the small
-# region, rotating over the ways out: "unplugged" written to daxX.Y/state
-# then the unbind, the raw driver unbind with the memory online, daxctl
-# reconfigure-device --mode=devdax -f, and modprobe -r kmem (namespace
+# Leak hunt: KMEM_CYCLES (default 120, 30 per way out; make stress runs
+# 1000) cycles of bind (policy online_movable: every block online), then
+# out again, on the small region, rotating over the ways out:
+# "unplugged" written to daxX.Y/state then the unbind, the raw driver
+# unbind with the memory online, daxctl reconfigure-device --mode=devdax
+# -f, and modprobe -r kmem (namespace
 # destroy and region disable with memory online are kmem_unbind.sh's).
 # After every cycle the device is unbound and MemTotal and /proc/iomem must
 # equal the baseline exactly. A KTAP message gives the number of cycles and
@@ -20,7 +21,7 @@ require_root
 require_cmds ndctl daxctl modprobe
 require_progs sysfs_write
 require_region small
-CYCLES=${KMEM_CYCLES:-200}
+CYCLES=${KMEM_CYCLES:-120}
 TIMEOUT=${KMEM_TEST_TIMEOUT:-$(sed -n 's/^timeout=//p' "$DAX_DIR/settings" 2>/dev/null)}
 BUDGET=$((${TIMEOUT:-300} - 60))
 PATHS=(state unbind daxctl rmmod)
