@@ -171,7 +171,10 @@ struct kmem_failure {
  *	lives there may be retained past the unbind and the provider
  * @slice: per block, the first pfn of the slice of the reservation its
  *	memmap goes in when it is added, 0 for DRAM; NULL when no block's
- *	memmap goes in the reservation (kmem_memmap_init())
+ *	memmap goes in the reservation (kmem_memmap_init()).
+ *	@resv and @slice are written by kmem_alloc() while the device is
+ *	private to the probe, and by kmem_adopt() under the adopting
+ *	device's @lock; they are read under @lock, and freed with the device
  * @stat_lock: protects everything below
  * @bstate: one enum kmem_bstate per block, written by kmem_set_bstate()
  * @count: blocks per enum kmem_bstate
