@@ -27,7 +27,8 @@
 #      whole blocks: 2 MiB huge pages on the device's node, whose memmap
 #      is in the reservation, are allocated and freed without a fault, no
 #      vmemmap page is freed (nr_memmap_pages unchanged), and the memory
-#      then goes;
+#      then goes; with memmap "dram" the pages are optimized (their
+#      vmemmap pages freed) and freed again whole: no bad page state;
 #  (f) lifetime: with memory retained (a vmsplice pin), the provider
 #      (dax_pmem) unbinds: the claim on the reservation stays in
 #      /proc/iomem and dax_pmem cannot bind again (the space is busy);
@@ -53,7 +54,7 @@ HVO=/proc/sys/vm/hugetlb_optimize_vmemmap
 ROUNDS=5
 
 ktap_print_header
-ktap_set_plan 13
+ktap_set_plan 14
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -292,6 +293,40 @@ hvo_pages() {
 	return $rc
 }
 check "HugeTLB vmemmap optimization: huge pages on the device come and go" hvo_pages
+
+# The same with memmap "dram": here the optimization does take place (7 of
+# each huge page's 8 vmemmap pages freed), and freeing the pages must give
+# every struct page back restored: no "Bad page state" (a head's copy left
+# in a tail's place), nr_memmap_pages back where it was.
+hvo_dram() {
+	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages got
+	local mm0 mm1 mm2 bad rc=0
+
+	echo 1 >"$HVO" || return 1
+	# the memmap choice is fixed while kmem has the device
+	kmem_unbind "$dax" && expect_write OK "$MM" dram && kmem_bind "$dax" &&
+		expect_write OK "$ST" online_movable || return 1
+	kmsg_mark "$KMSG_TAG-hvo"
+	mm0=$(vmstat_value nr_memmap_pages)
+	echo 64 >"$nr"
+	got=$(cat "$nr")
+	mm1=$(vmstat_value nr_memmap_pages)
+	echo 0 >"$nr"
+	mm2=$(vmstat_value nr_memmap_pages)
+	bad=$(kmsg_since "$KMSG_TAG-hvo" | grep -c 'Bad page state')
+	msg "memmap dram, $HVO=1: $got of 64 huge pages; nr_memmap_pages $mm0 -> $mm1 -> $mm2"
+	[ "$got" -gt 0 ] || rc=1
+	[ "$mm1" -le $((mm0 - got * 7)) ] ||
+		{ msg "want at least $((got * 7)) vmemmap pages freed"; rc=1; }
+	eq "nr_memmap_pages after freeing them" "$mm2" "$mm0" || rc=1
+	eq "Bad page state reports" "$bad" 0 || rc=1
+	eq "huge pages left" "$(cat "$nr")" 0 &&
+		expect_write OK "$ST" unplugged && kmem_gone "$ws" "$we" "$base" || rc=1
+	# back as (f) wants it: bound, the memmap in the reservation
+	kmem_unbind "$dax" && expect_write OK "$MM" reservation && kmem_bind "$dax" || rc=1
+	return $rc
+}
+check "memmap dram, HugeTLB vmemmap optimization: optimized pages freed whole" hvo_dram
 { echo "$hvo0" >"$HVO"; } 2>/dev/null
 
 # --- (f) the claim outlives the provider while memory is retained ---
