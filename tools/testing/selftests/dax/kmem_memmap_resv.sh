@@ -269,59 +269,64 @@ check "256 MiB filled on node $node: intact after the unbind, everything removed
 
 # --- (e) HugeTLB vmemmap optimization ---
 
+hvo_mm0=0 hvo_mm1=0 hvo_mm2=0 hvo_got=0
+# One round, with kmem bound and its memory online: 64 huge pages allocated
+# on node $node and freed again, nr_memmap_pages read before (hvo_mm0),
+# with the pages (hvo_mm1) and after (hvo_mm2). Fails when no page came,
+# when freeing them reported "Bad page state" (a head's copy left in a
+# tail's place), or when the unplug that follows leaves anything behind.
+hvo_round() {
+	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages
+	local got bad rc=0
+
+	kmsg_mark "$KMSG_TAG-hvo-$1"
+	hvo_mm0=$(vmstat_value nr_memmap_pages)
+	echo 64 >"$nr"
+	got=$(cat "$nr")
+	hvo_mm1=$(vmstat_value nr_memmap_pages)
+	# free them whatever the outcome: the unplug below must not meet them
+	echo 0 >"$nr"
+	hvo_mm2=$(vmstat_value nr_memmap_pages)
+	bad=$(kmsg_since "$KMSG_TAG-hvo-$1" | grep -c 'Bad page state')
+	msg "memmap $1, $HVO=1: $got of 64 huge pages;" \
+		"nr_memmap_pages $hvo_mm0 -> $hvo_mm1 -> $hvo_mm2"
+	hvo_got=$got
+	[ "$got" -gt 0 ] || rc=1
+	eq "Bad page state reports" "$bad" 0 || rc=1
+	eq "huge pages left" "$(cat "$nr")" 0 &&
+		expect_write OK "$ST" unplugged && kmem_gone "$ws" "$we" "$base" || rc=1
+	return $rc
+}
+
 hvo_pages() {
-	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages got
-	local mm0 mm1 rc=0
+	local rc=0
 
 	[ -w "$HVO" ] || { msg "no $HVO"; return 1; }
 	echo 1 >"$HVO" || return 1
 	# whole blocks only: every huge page has its memmap in the reservation
 	kmem_param_set subblock N || return 1
 	kmem_bind "$dax" && expect_write OK "$ST" online_movable || return 1
-	mm0=$(vmstat_value nr_memmap_pages)
-	echo 64 >"$nr"
-	got=$(cat "$nr")
-	mm1=$(vmstat_value nr_memmap_pages)
-	# free them whatever the outcome: the unbinds below must not meet them
-	echo 0 >"$nr"
-	msg "huge pages on node $node with $HVO=1: $got of 64; nr_memmap_pages $mm0 -> $mm1"
-	[ "$got" -gt 0 ] || rc=1
+	hvo_round reservation || rc=1
 	# an optimized huge page gives back 7 of its 8 vmemmap pages
-	eq "nr_memmap_pages (no vmemmap freed)" "$mm1" "$mm0" || rc=1
-	eq "huge pages left" "$(cat "$nr")" 0 &&
-		expect_write OK "$ST" unplugged && kmem_gone "$ws" "$we" "$base" || rc=1
+	eq "nr_memmap_pages (no vmemmap freed)" "$hvo_mm1" "$hvo_mm0" || rc=1
 	return $rc
 }
 check "HugeTLB vmemmap optimization: huge pages on the device come and go" hvo_pages
 
 # The same with memmap "dram": here the optimization does take place (7 of
 # each huge page's 8 vmemmap pages freed), and freeing the pages must give
-# every struct page back restored: no "Bad page state" (a head's copy left
-# in a tail's place), nr_memmap_pages back where it was.
+# every struct page back restored: nr_memmap_pages back where it was.
 hvo_dram() {
-	local nr=$SYS_NODE/node$node/hugepages/hugepages-2048kB/nr_hugepages got
-	local mm0 mm1 mm2 bad rc=0
+	local rc=0
 
 	echo 1 >"$HVO" || return 1
 	# the memmap choice is fixed while kmem has the device
 	kmem_unbind "$dax" && expect_write OK "$MM" dram && kmem_bind "$dax" &&
 		expect_write OK "$ST" online_movable || return 1
-	kmsg_mark "$KMSG_TAG-hvo"
-	mm0=$(vmstat_value nr_memmap_pages)
-	echo 64 >"$nr"
-	got=$(cat "$nr")
-	mm1=$(vmstat_value nr_memmap_pages)
-	echo 0 >"$nr"
-	mm2=$(vmstat_value nr_memmap_pages)
-	bad=$(kmsg_since "$KMSG_TAG-hvo" | grep -c 'Bad page state')
-	msg "memmap dram, $HVO=1: $got of 64 huge pages; nr_memmap_pages $mm0 -> $mm1 -> $mm2"
-	[ "$got" -gt 0 ] || rc=1
-	[ "$mm1" -le $((mm0 - got * 7)) ] ||
-		{ msg "want at least $((got * 7)) vmemmap pages freed"; rc=1; }
-	eq "nr_memmap_pages after freeing them" "$mm2" "$mm0" || rc=1
-	eq "Bad page state reports" "$bad" 0 || rc=1
-	eq "huge pages left" "$(cat "$nr")" 0 &&
-		expect_write OK "$ST" unplugged && kmem_gone "$ws" "$we" "$base" || rc=1
+	hvo_round dram || rc=1
+	[ "$hvo_mm1" -le $((hvo_mm0 - hvo_got * 7)) ] ||
+		{ msg "want at least $((hvo_got * 7)) vmemmap pages freed"; rc=1; }
+	eq "nr_memmap_pages after freeing them" "$hvo_mm2" "$hvo_mm0" || rc=1
 	# back as (f) wants it: bound, the memmap in the reservation
 	kmem_unbind "$dax" && expect_write OK "$MM" reservation && kmem_bind "$dax" || rc=1
 	return $rc
