@@ -159,11 +159,11 @@ fi
 end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
 	if [ -n "$hung" ]; then
-		echo "VM${VM_TAG:+ $VM_TAG}: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot" >&2
+		echo "${VM_TAG:-VM}: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot" >&2
 	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "VM${VM_TAG:+ $VM_TAG}: hard timeout after ${VM_TIMEOUT}s" >&2
+		echo "${VM_TAG:-VM}: hard timeout after ${VM_TIMEOUT}s" >&2
 	else
-		echo "VM${VM_TAG:+ $VM_TAG}: ended without finishing (qemu rc=$rc)" >&2
+		echo "${VM_TAG:-VM}: ended without finishing (qemu rc=$rc)" >&2
 	fi
 	sed -n '1,5p' "$vm/qemu-$mode.log" >&2
 	echo "---- last console lines ($console) ----" >&2
