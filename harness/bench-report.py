@@ -211,6 +211,54 @@ unset multiplot
 """
 
 
+def is_empty_row(line):
+    """A table row whose cells past the first are all "n/a" or blank."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    return all(c in ("", "n/a") for c in cells[1:])
+
+
+def prune(md):
+    """Drop the tables a partial run (KMEM_BENCH_ONLY) has no figure for.
+
+    A table (header, separator, rows) whose rows are all empty goes; a
+    numbered section left without a table says that it was not measured.
+    """
+    out, i = [], 0
+    while i < len(md):
+        if (md[i].startswith("|") and i + 1 < len(md)
+                and md[i + 1].startswith("|---")):
+            j = i + 2
+            while j < len(md) and md[j].startswith("|"):
+                j += 1
+            if all(is_empty_row(x) for x in md[i + 2:j]):
+                # the blank line after the table goes with it
+                i = j + 1 if j < len(md) and md[j] == "" else j
+                continue
+            out += md[i:j]
+            i = j
+            continue
+        out.append(md[i])
+        i += 1
+    res, sect = [], None
+    for line in out + ["## end"]:
+        if line.startswith("## "):
+            if sect is not None:
+                has_table = any(x.startswith("|---") for x in sect)
+                numbered = sect[0][3:4].isdigit()
+                if numbered and not has_table:
+                    sect = [sect[0], "", "Not measured in this run "
+                            "(KMEM_BENCH_ONLY limits the cases).", ""]
+                res += sect
+            sect = [line]
+        elif sect is None:
+            res.append(line)
+        else:
+            sect.append(line)
+    while res and res[-1] == "":
+        res.pop()
+    return res
+
+
 def main():
     d = sys.argv[1]
     r = Results(d)
@@ -378,7 +426,7 @@ def main():
         md += ["", "## %s run: facts from the guest" % k, "", "```"]
         md += r.info[k] + ["```"]
     with open(os.path.join(d, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(md) + "\n")
+        f.write("\n".join(prune(md)) + "\n")
     if not plot:
         return 0
     try:
