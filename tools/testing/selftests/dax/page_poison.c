@@ -4,11 +4,14 @@
  * node with madvise(MADV_HWPOISON), the way a consumed memory error would,
  * and check that the process can no longer read it.
  *
- * "page_poison [-n NODE]": map one page bound to NODE (default 1), write
- * it, read its pfn from /proc/self/pagemap (root only), poison it, then
- * read it again. Prints one line:
+ * "page_poison [-n NODE] [-w]": map one page bound to NODE (default 1),
+ * write it, read its pfn from /proc/self/pagemap (root only), poison it,
+ * then read it again. Prints one line:
  *
- *   pfn=<n> node=<n> madvise=<rc> madvise_sigbus=<si_code> read_sigbus=<si_code>
+ *   pfn=<n> node=<n> madvise=<rc> madvise_sigbus=<si_code> read_sigbus=<si_code> addr=<hex>
+ *
+ * With -w it then stays, its poisoned mapping in place, until a signal
+ * ends it (the caller reads its /proc/PID files meanwhile).
  *
  * node is where move_pages(2) saw the page before the poison; madvise is
  * its errno, 0 on success, -1 when a SIGBUS came before it returned; a
@@ -102,16 +105,19 @@ static int poison_and_read(char *p, size_t page, int *madv_code,
 
 int main(int argc, char **argv)
 {
-	int opt, node = 1, rc_madv, seen = -1, madv_code, read_code;
+	int opt, node = 1, stay = 0, rc_madv, seen = -1, madv_code, read_code;
 	char *p;
 	struct sigaction sa;
 	uint64_t pfn;
 	size_t page;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n')
+	while ((opt = getopt(argc, argv, "n:w")) != -1) {
+		if (opt == 'w')
+			stay = 1;
+		else if (opt == 'n')
+			node = atoi(optarg);
+		else
 			goto usage;
-		node = atoi(optarg);
 	}
 	if (optind != argc || node < 0 || node >= MAX_NODES)
 		goto usage;
@@ -140,9 +146,12 @@ int main(int argc, char **argv)
 		return 2;
 
 	rc_madv = poison_and_read(p, page, &madv_code, &read_code);
-	printf("pfn=%llu node=%d madvise=%d madvise_sigbus=%d read_sigbus=%d\n",
-	       (unsigned long long)pfn, seen, rc_madv, madv_code, read_code);
+	printf("pfn=%llu node=%d madvise=%d madvise_sigbus=%d read_sigbus=%d addr=%#lx\n",
+	       (unsigned long long)pfn, seen, rc_madv, madv_code, read_code,
+	       (unsigned long)(uintptr_t)p);
 	fflush(stdout);
+	while (stay)
+		pause();
 	/* the poison took: madvise() returned 0, or its SIGBUS came first */
 	return seen == node &&
 	       (!rc_madv || (rc_madv < 0 && madv_code == BUS_MCEERR_AR)) &&
@@ -150,6 +159,6 @@ int main(int argc, char **argv)
 	       __atomic_load_n(&bus_addr, __ATOMIC_SEQ_CST) == p ? 0 : 1;
 
 usage:
-	fprintf(stderr, "usage: %s [-n NODE]\n", argv[0]);
+	fprintf(stderr, "usage: %s [-n NODE] [-w]\n", argv[0]);
 	return 2;
 }
