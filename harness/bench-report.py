@@ -217,11 +217,12 @@ def is_empty_row(line):
     return all(c in ("", "n/a") for c in cells[1:])
 
 
-def prune(md):
-    """Drop the tables a partial run (KMEM_BENCH_ONLY) has no figure for.
+def prune(md, why):
+    """Drop the tables a run has no figure for.
 
     A table (header, separator, rows) whose rows are all empty goes; a
-    numbered section left without a table says that it was not measured.
+    numbered section left without a table says that it was not measured,
+    and @why (a partial run's KMEM_BENCH_ONLY, or the failures above).
     """
     out, i = [], 0
     while i < len(md):
@@ -247,7 +248,7 @@ def prune(md):
                 numbered = sect[0][3:4].isdigit()
                 if numbered and not has_table:
                     sect = [sect[0], "", "Not measured in this run "
-                            "(KMEM_BENCH_ONLY limits the cases).", ""]
+                            "(%s)." % why, ""]
                 res += sect
             sect = [line]
         elif sect is None:
@@ -426,7 +427,9 @@ def main():
         md += ["", "## %s run: facts from the guest" % k, "", "```"]
         md += r.info[k] + ["```"]
     with open(os.path.join(d, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(prune(md)) + "\n")
+        why = ("KMEM_BENCH_ONLY limits the cases" if "KMEM_BENCH_ONLY" in machine
+               else "see the failures reported above")
+        f.write("\n".join(prune(md, why)) + "\n")
     if not plot:
         return 0
     try:
