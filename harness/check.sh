@@ -31,6 +31,33 @@ fatal() { # a stage that breaks the chain: count it and summarise
 	exit 1
 }
 
+# vm_evidence: for each check VM whose console has a splat, or whose run
+# did not finish, the lines that say why, printed next to the failures: a
+# CI log that keeps only its tail must still show the cause (vm.sh prints
+# the console's tail too, but in the middle of the run's output).
+vm_evidence() {
+	local i c o n test
+
+	[ -n "${shards:-}" ] && [ -n "${SPLAT:-}" ] || return 0
+	for ((i = 1; i <= shards; i++)); do
+		c="$VDIR/vm/$i/console-check.log"
+		o="$VDIR/vm/$i/out-check.log"
+		[ -s "$c" ] || continue
+		test=$(grep -a '^# selftests: ' "$o" 2>/dev/null | tail -n 1 | tr -d '\r')
+		test=${test##* }
+		n=$(grep -anE -m 1 "$SPLAT" "$c" | cut -d: -f1)
+		if [ -n "$n" ]; then
+			echo "==== VM $i console, its first splat (line $n; the last test begun: ${test:-none}):"
+			cat "$VDIR/vm/$i/ended-early" 2>/dev/null
+			sed -n "$n,$((n + 11))p" "$c"
+		elif ! grep -aq '^KMEM-CHECK-EXIT' "$o" 2>/dev/null; then
+			echo "==== VM $i did not finish (the last test begun: ${test:-none}); its console's last lines:"
+			cat "$VDIR/vm/$i/ended-early" 2>/dev/null
+			tail -n 12 "$c"
+		fi | tr -d '\r' | cut -c 1-160
+	done
+}
+
 summarise() {
 	local pass fail skip vm
 
@@ -41,6 +68,7 @@ summarise() {
 	fail=$(grep -cE '^not ok ' "$res")
 	pass=$((pass - skip))
 	if [ "$fail" -gt 0 ]; then
+		vm_evidence
 		echo "==== failures:"
 		grep -E '^not ok ' "$res" | sed 's/^/  /'
 	fi
@@ -82,6 +110,7 @@ tap_stage() {
 # say nothing about that kernel.
 [ -n "$vm_only" ] || tap_stage harness "$H/tests/assemble-test.sh"
 [ -n "$vm_only" ] || tap_stage harness-lib "$H/tests/settled-test.sh"
+[ -n "$vm_only" ] || tap_stage harness-evidence "$H/tests/evidence-test.sh"
 stage assemble "$H/assemble.sh" || fatal "assemble the tree"
 stage config env KMEM_CONFIG_ONLY=1 "$H/build-kernel.sh" || fatal "configure the kernel"
 [ -n "$vm_only" ] || tap_stage static "$H/static-checks.sh"

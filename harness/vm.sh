@@ -100,7 +100,7 @@ qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
       -display none -no-reboot -vga none)
 
-rm -f "$console" "$out"
+rm -f "$console" "$out" "$vm/ended-early"
 if [ "$mode" = shell ]; then
 	progress vm "interactive shell (Ctrl-a x quits QEMU), timeout ${VM_TIMEOUT}s"
 	progress vm "console log: $console"
@@ -158,13 +158,14 @@ fi
 
 end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
+	# the reason also goes to $vm/ended-early, for check.sh's summary
 	if [ -n "$hung" ]; then
-		echo "${VM_TAG:-VM}: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot" >&2
+		echo "${VM_TAG:-VM}: no output from the guest ${BOOT_TIMEOUT}s after start: hung in boot"
 	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "${VM_TAG:-VM}: hard timeout after ${VM_TIMEOUT}s" >&2
+		echo "${VM_TAG:-VM}: hard timeout after ${VM_TIMEOUT}s"
 	else
-		echo "${VM_TAG:-VM}: ended without finishing (qemu rc=$rc)" >&2
-	fi
+		echo "${VM_TAG:-VM}: ended without finishing after $(($(date +%s) - t0)) s (qemu rc=$rc)"
+	fi | tee "$vm/ended-early" >&2
 	sed -n '1,5p' "$vm/qemu-$mode.log" >&2
 	echo "---- last console lines ($console) ----" >&2
 	tail -n 40 "$console" >&2
