@@ -96,15 +96,38 @@ pagemap_ok() {
 }
 check "pagemap of the process after the removal: the entry is swapped, not present" pagemap_ok
 
+# rss_at ADDR: the Rss (kB) smaps gives the process's mapping that holds
+# ADDR (a number), or nothing when no mapping holds it.
+rss_at() {
+	local line range rss in=
+
+	while read -r line; do
+		case $line in
+		[0-9a-f]*-[0-9a-f]*\ *)
+			range=${line%% *}
+			in=
+			[ $((0x${range%-*})) -le "$1" ] && [ "$1" -lt $((0x${range#*-})) ] && in=1
+			;;
+		Rss:*)
+			[ -n "$in" ] && { read -r _ rss _ <<<"$line"; echo "$rss"; return; }
+			;;
+		esac
+	done <"/proc/$pid/smaps"
+}
+
+# The mapping is the poisoned page alone: smaps counts no page behind its
+# hwpoison entry (the base counted the struct page the entry named).
 smaps_ok() {
-	local n
+	local n rss
 
 	kernel_died && return 1
 	n=$(grep -c '^Rss:' "/proc/$pid/smaps") || return 1
-	msg "smaps of the process: $n mappings"
-	[ "$n" -gt 0 ]
+	kernel_died && return 1
+	rss=$(rss_at $((addr)))
+	msg "smaps of the process: $n mappings; the poisoned page's: Rss ${rss:-(none)} kB"
+	[ "$n" -gt 0 ] && eq "Rss kB of the poisoned page's mapping" "$rss" 0
 }
-check "smaps of the process after the removal reads" smaps_ok
+check "smaps of the process after the removal reads, Rss 0 kB where the page was" smaps_ok
 
 exits() {
 	local rc=0
