@@ -21,6 +21,10 @@
  *           kdev->stat_lock      block states and figures; the memory
  *                                notifier and every sysfs reader
  *
+ *   dax SRCU (read)              the provider's notifications
+ *     kdev->stat_lock            (kmem_notify_failure()), which take
+ *                                nothing else
+ *
  * kmem_retained_lock and kdev->lock are never held together: a device is
  * taken off the list first, then its worker is stopped, then it is locked.
  *
@@ -58,6 +62,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
+#include <linux/dax.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/device.h>
@@ -112,6 +117,26 @@ static const char *const kmem_state_names[KMEM_S_MAX] = {
 	[KMEM_S_ONLINE] = "online",
 	[KMEM_S_ONLINE_KERNEL] = "online_kernel",
 	[KMEM_S_ONLINE_MOVABLE] = "online_movable",
+};
+
+/*
+ * What the provider said of the device's backing, through the dax holder
+ * (kmem_notify_failure()): nothing; it is tearing the device down while
+ * the memory can still be read (MF_MEM_PRE_REMOVE: namespace destroy,
+ * region disable, a CXL region's commit=0); or the memory no longer
+ * decodes. Only ever goes up: kmem_loss_merge().
+ */
+enum kmem_loss {
+	KMEM_LOSS_NONE,
+	KMEM_LOSS_TEARDOWN,
+	KMEM_LOSS_GONE,
+	KMEM_LOSS_MAX
+};
+
+static const char *const kmem_loss_names[KMEM_LOSS_MAX] = {
+	[KMEM_LOSS_NONE] = "none",
+	[KMEM_LOSS_TEARDOWN] = "teardown",
+	[KMEM_LOSS_GONE] = "gone",
 };
 
 /**
@@ -189,6 +214,8 @@ struct kmem_failure {
  *	end: odd while one runs (debugfs, for tests that read the figures
  *	between two rounds)
  * @last: the last failure
+ * @loss: what the provider said of the backing while it held the device,
+ *	enum kmem_loss
  */
 struct kmem_dev {
 	struct dev_dax *dev_dax;
@@ -223,6 +250,7 @@ struct kmem_dev {
 	unsigned long offline_failures;
 	unsigned long retry_seq;
 	struct kmem_failure last;
+	u8 loss;
 };
 
 /* "System RAM (kmem)": must outlive any memory this driver fails to remove. */
@@ -431,6 +459,68 @@ static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
 	spin_unlock(&kdev->stat_lock);
 	return f;
 }
+
+/*
+ * kmem_loss_merge - what is known of the backing after a notification
+ * @had: what was known before, enum kmem_loss
+ * @mf_flags: the notification's memory-failure flags
+ *
+ * MF_MEM_PRE_REMOVE is a teardown: the memory still reads. Anything else
+ * is a failure of the backing itself. A loss is never taken back, and a
+ * failure outranks a teardown.
+ */
+static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags)
+{
+	enum kmem_loss now = mf_flags & MF_MEM_PRE_REMOVE ?
+			     KMEM_LOSS_TEARDOWN : KMEM_LOSS_GONE;
+
+	return max(had, now);
+}
+
+static enum kmem_loss kmem_loss(struct kmem_dev *kdev)
+{
+	enum kmem_loss loss;
+
+	spin_lock(&kdev->stat_lock);
+	loss = kdev->loss;
+	spin_unlock(&kdev->stat_lock);
+	return loss;
+}
+
+/*
+ * The provider's word on the backing (dax_holder_register()): kill_dax()
+ * in the provider's teardown, before the device leaves the bus, says
+ * MF_MEM_PRE_REMOVE over the whole device. Runs under the dax SRCU read
+ * lock, maybe with the provider's locks held (unregister_dev_dax() holds
+ * dax_region_rwsem): records the news under kdev->stat_lock and takes no
+ * other lock. The device is this driver's until the unregister in
+ * dev_dax_kmem_remove() or the probe's error path, which waits for this.
+ */
+static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
+			       int mf_flags)
+{
+	struct kmem_dev *kdev = dax_holder(dax_dev);
+	enum kmem_loss had, now;
+
+	if (!kdev)
+		return -ENXIO;
+	spin_lock(&kdev->stat_lock);
+	had = kdev->loss;
+	now = kmem_loss_merge(had, mf_flags);
+	kdev->loss = now;
+	spin_unlock(&kdev->stat_lock);
+	trace_dax_kmem_loss(kdev->name, kmem_loss_names[now], off, len,
+			    mf_flags);
+	if (now != had)
+		pr_info("%s: %s\n", kdev->name, now == KMEM_LOSS_TEARDOWN ?
+			"the provider is removing the device, its memory still readable" :
+			"the device's memory is lost");
+	return 0;
+}
+
+static const struct dax_holder_operations kmem_holder_ops = {
+	.notify_failure = kmem_notify_failure,
+};
 
 /* The device state derived from its blocks; needs kdev->stat_lock. */
 static enum kmem_state kmem_state_of(struct kmem_dev *kdev)
@@ -1904,6 +1994,17 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
  * is true); the blocks still present stay as they are. Must be called
  * without any lock of the driver's. Return: the bytes present before.
  */
+/*
+ * Become the holder of the device's dax_device, to hear from its provider
+ * (kmem_notify_failure()) until dev_dax_kmem_remove() lets go. A teardown
+ * that told the device before this is not seen: the unbind it ends in
+ * looks like any other.
+ */
+static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
+{
+	return dax_holder_register(dev_dax->dax_dev, kdev, &kmem_holder_ops);
+}
+
 static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		      struct dev_dax *dev_dax)
 {
@@ -1942,6 +2043,10 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		old->slice = NULL;
 	}
 	old->dev_dax = dev_dax;
+	/* what the old provider said of its device is not news of this one */
+	spin_lock(&old->stat_lock);
+	old->loss = KMEM_LOSS_NONE;
+	spin_unlock(&old->stat_lock);
 	if (want != KMEM_S_UNPLUGGED) {
 		enum mmop type = kmem_state_mmop(want);
 
@@ -1993,6 +2098,8 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 		u64 had = kmem_adopt(old, kdev, dev_dax);
 
 		kmem_release(kdev);
+		/* nobody else holds a device-dax instance: kmem_hold() */
+		WARN_ON_ONCE(kmem_hold(old, dev_dax));
 		dev_set_drvdata(dev, old);
 		dev_info(dev, "re-adopted %llu bytes of retained memory, now %s with %llu bytes\n",
 			 had, kmem_state_names[kmem_state(old)],
@@ -2003,6 +2110,11 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 	rc = kmem_setup(kdev, dev_dax);
 	if (rc)
 		goto free_setup;
+	rc = kmem_hold(kdev, dev_dax);
+	if (rc) {
+		dev_warn(dev, "the device has another holder\n");
+		goto free_setup;
+	}
 
 	kdev->dev_dax = dev_dax;
 	want = kmem_policy_state(dev_dax);
@@ -2013,11 +2125,13 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 				  kmem_state_names[want], rc);
 	mutex_unlock(&kdev->lock);
 	if (rc)
-		goto free_setup;
+		goto unhold;
 
 	dev_set_drvdata(dev, kdev);
 	return 0;
 
+unhold:
+	dax_holder_unregister(dev_dax->dax_dev, kdev);
 free_setup:
 	kdev->dev_dax = NULL;
 	if (kdev->bstate && kmem_nr_present(kdev))
@@ -2040,11 +2154,13 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 	struct device *dev = &dev_dax->dev;
 	struct kmem_dev *kdev = dev_get_drvdata(dev);
 	enum kmem_state from;
+	enum kmem_loss loss;
 	unsigned int left;
 	int err = 0;
 
 	mutex_lock(&kdev->lock);
 	from = kmem_state(kdev);
+	loss = kmem_loss(kdev);
 	/*
 	 * A module being unloaded cannot retain anything (kmem_retain()): do
 	 * not let a Ctrl-C on rmmod turn its unbinds into abandoned memory.
@@ -2059,6 +2175,10 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 		u64 nr;
 
 		err = f.err;
+		if (loss != KMEM_LOSS_NONE)
+			dev_warn(dev, "retaining memory although the provider %s\n",
+				 loss == KMEM_LOSS_TEARDOWN ?
+				 "is removing the device" : "lost its backing");
 		for (i = 0; i < kdev->nr_ranges; i++) {
 			struct kmem_range *r = &kdev->ranges[i];
 
@@ -2085,6 +2205,7 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 				  kmem_state_names[KMEM_S_UNPLUGGED], err);
 	mutex_unlock(&kdev->lock);
 	dev_set_drvdata(dev, NULL);
+	dax_holder_unregister(dev_dax->dax_dev, kdev);
 
 	if (left)
 		kmem_retain(kdev);

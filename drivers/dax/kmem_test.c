@@ -665,6 +665,100 @@ static void dax_kmem_deadline_never_zero(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_deadline_at(0UL - five - 1, 5), 0UL - 1);
 }
 
+/* A teardown is not taken back, and a failure of the backing outranks it. */
+static void dax_kmem_loss_merge(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, MF_MEM_PRE_REMOVE),
+			KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, 0), KMEM_LOSS_GONE);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, MF_ACTION_REQUIRED),
+			KMEM_LOSS_GONE);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_TEARDOWN, MF_MEM_PRE_REMOVE),
+			KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_TEARDOWN, 0), KMEM_LOSS_GONE);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_GONE, MF_MEM_PRE_REMOVE),
+			KMEM_LOSS_GONE);
+	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_GONE, 0), KMEM_LOSS_GONE);
+}
+
+static void kmem_test_put_dax(void *dax_dev)
+{
+	put_dax(dax_dev);
+}
+
+/*
+ * A dax_device as a device-dax instance bound to kmem has it: allocated,
+ * then killed (bus.c kills it at creation, only device_dax runs it).
+ */
+static struct dax_device *kmem_test_dead_dax(struct kunit *test)
+{
+	struct dax_device *dax_dev = alloc_dax(NULL, NULL);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dax_dev));
+	kill_dax(dax_dev);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kmem_test_put_dax, dax_dev), 0);
+	return dax_dev;
+}
+
+static struct kmem_dev *kmem_test_holder(struct kunit *test)
+{
+	struct kmem_dev *kdev = kunit_kzalloc(test, sizeof(*kdev), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, kdev);
+	spin_lock_init(&kdev->stat_lock);
+	kdev->name = "kunit-dax";
+	return kdev;
+}
+
+/*
+ * The holder of a dax_device that is not alive hears of failures until it
+ * lets go; a second holder is refused; after the unregister a failure is
+ * refused (-ENXIO) and changes nothing.
+ */
+static void dax_kmem_holder_told(struct kunit *test)
+{
+	struct dax_device *dax_dev = kmem_test_dead_dax(test);
+	struct kmem_dev *kdev = kmem_test_holder(test);
+	struct kmem_dev *other = kmem_test_holder(test);
+
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
+	KUNIT_EXPECT_EQ(test, dax_holder_register(dax_dev, other, &kmem_holder_ops), -EBUSY);
+	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
+	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_NONE);
+
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX,
+							MF_MEM_PRE_REMOVE), 0);
+	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 4096, 4096, 0), 0);
+	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_GONE);
+
+	/* another holder's unregister leaves this one */
+	dax_holder_unregister(dax_dev, other);
+	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
+	dax_holder_unregister(dax_dev, kdev);
+	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
+	KUNIT_EXPECT_EQ(test, kmem_loss(other), KMEM_LOSS_NONE);
+}
+
+/*
+ * kill_dax() - what unregister_dev_dax() does before the device leaves
+ * the bus - tells the holder of a teardown, then drops it.
+ */
+static void dax_kmem_holder_kill_dax(struct kunit *test)
+{
+	struct dax_device *dax_dev = kmem_test_dead_dax(test);
+	struct kmem_dev *kdev = kmem_test_holder(test);
+
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
+	kill_dax(dax_dev);
+	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
+	/* the holder's own unregister after that is harmless */
+	dax_holder_unregister(dax_dev, kdev);
+	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
+}
+
 KUNIT_DEFINE_ACTION_WRAPPER(kmem_test_release_resource, release_resource,
 			    struct resource *);
 
@@ -771,6 +865,9 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_veto),
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
+	KUNIT_CASE(dax_kmem_loss_merge),
+	KUNIT_CASE(dax_kmem_holder_told),
+	KUNIT_CASE(dax_kmem_holder_kill_dax),
 	KUNIT_CASE(dax_kmem_placeholder_not_ram),
 	{}
 };

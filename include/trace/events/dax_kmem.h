@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Tracepoints of dax kmem: device state transitions and per memory block
- * plug and unplug operations. See Documentation/admin-guide/mm/dax-kmem.rst.
+ * Tracepoints of dax kmem: device state transitions, per memory block
+ * plug and unplug operations, and what the provider says of the backing.
+ * See Documentation/admin-guide/mm/dax-kmem.rst.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM dax_kmem
@@ -40,6 +41,25 @@ TRACE_EVENT(dax_kmem_block,
 			   __entry->err = err;),
 	    TP_printk("%s: %s block %#llx err=%d", __get_str(dev),
 		      __get_str(op), __entry->addr, __entry->err)
+);
+
+TRACE_EVENT(dax_kmem_loss,
+	    TP_PROTO(const char *dev, const char *loss, u64 off, u64 len,
+		     int mf_flags),
+	    TP_ARGS(dev, loss, off, len, mf_flags),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __string(loss, loss)
+			     __field(u64, off)
+			     __field(u64, len)
+			     __field(int, mf_flags)),
+	    TP_fast_assign(__assign_str(dev);
+			   __assign_str(loss);
+			   __entry->off = off;
+			   __entry->len = len;
+			   __entry->mf_flags = mf_flags;),
+	    TP_printk("%s: loss=%s off=%#llx len=%#llx mf_flags=%#x",
+		      __get_str(dev), __get_str(loss), __entry->off,
+		      __entry->len, __entry->mf_flags)
 );
 
 #endif /* _TRACE_DAX_KMEM_H */

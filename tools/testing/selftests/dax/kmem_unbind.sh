@@ -43,7 +43,7 @@ FILL_OUT=/tmp/kmem_unbind.$$.fill
 SPARE_KB=$((256 << 10))
 
 ktap_print_header
-ktap_set_plan 32
+ktap_set_plan 35
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -122,6 +122,18 @@ no_hotremove_msg() {
 	[ -z "$l" ] || { msg "kernel log: $l"; return 1; }
 }
 check "kernel log: nothing 'cannot be hotremoved'" no_hotremove_msg
+
+# teardowns_logged TAG DAX: how many times kmem logged, since mark TAG,
+# that DAX's provider told it of a teardown (kill_dax() through the dax
+# holder): once when the provider removes the device, never for an unbind
+# of kmem alone.
+teardowns_logged() {
+	local line="kmem: $2: the provider is removing the device, its memory still readable"
+
+	kmsg_since "$1" | grep -c "$line"
+}
+check "kernel log: no teardown told of a plain unbind" \
+	eq "teardown lines for $dax" "$(teardowns_logged "unbind-$$" "$dax")" 0
 
 # --- a process holding the memory ---
 
@@ -261,7 +273,10 @@ destroy_online() {
 }
 SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 kmem_reset
+kmsg_mark "destroy-$$"
 check "namespace destroyed with the memory online" destroy_online
+check "namespace destroyed: the provider told kmem of the teardown, once" \
+	eq "teardown lines for $dax" "$(teardowns_logged "destroy-$$" "$dax")" 1
 
 gone_clean_unretained() {
 	kmem_gone "$s" "$e" "$base" && iomem_clean "$dax" && retained_empty
@@ -283,7 +298,10 @@ disable_online() {
 	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
 }
 kmem_reset
+kmsg_mark "disable-$$"
 check "ndctl disable-region with the memory online" disable_online
+check "region disabled: the provider told kmem of the teardown, once" \
+	eq "teardown lines for $dax" "$(teardowns_logged "disable-$$" "$dax")" 1
 check "region disabled: memory gone, MemTotal and /proc/iomem at the baseline" \
 	gone_clean_unretained
 enable_again() {
