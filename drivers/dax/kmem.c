@@ -25,6 +25,11 @@
  *     kdev->stat_lock            (kmem_notify_failure()), which take
  *                                nothing else
  *
+ * The other side of that: dax_holder_unregister() waits for every dax SRCU
+ * reader, and runs under device_lock and, when the provider tears the
+ * device down, dax_region_rwsem: nothing under the dax SRCU read lock may
+ * take those.
+ *
  * kmem_retained_lock and kdev->lock are never held together: a device is
  * taken off the list first, then its worker is stopped, then it is locked.
  *
@@ -121,10 +126,13 @@ static const char *const kmem_state_names[KMEM_S_MAX] = {
 
 /*
  * What the provider said of the device's backing, through the dax holder
- * (kmem_notify_failure()): nothing; it is tearing the device down while
- * the memory can still be read (MF_MEM_PRE_REMOVE: namespace destroy,
- * region disable, a CXL region's commit=0); or the memory no longer
- * decodes. Only ever goes up: kmem_loss_merge().
+ * (kmem_notify_failure()): nothing; it is removing the device
+ * (MF_MEM_PRE_REMOVE from kill_dax(): namespace destroy, region disable,
+ * a CXL region going away; whether the memory still reads is not said);
+ * or a failure of the memory itself. No provider sends the latter for a
+ * device kmem holds yet: dax_holder_notify_failure() refuses a device
+ * that is not alive, and a device bound to kmem never is. Only ever goes
+ * up: kmem_loss_merge().
  */
 enum kmem_loss {
 	KMEM_LOSS_NONE,
@@ -136,7 +144,7 @@ enum kmem_loss {
 static const char *const kmem_loss_names[KMEM_LOSS_MAX] = {
 	[KMEM_LOSS_NONE] = "none",
 	[KMEM_LOSS_TEARDOWN] = "teardown",
-	[KMEM_LOSS_GONE] = "gone",
+	[KMEM_LOSS_GONE] = "failed",
 };
 
 /**
@@ -477,7 +485,7 @@ static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags)
 	return max(had, now);
 }
 
-static enum kmem_loss kmem_loss(struct kmem_dev *kdev)
+static enum kmem_loss kmem_loss_read(struct kmem_dev *kdev)
 {
 	enum kmem_loss loss;
 
@@ -495,6 +503,8 @@ static enum kmem_loss kmem_loss(struct kmem_dev *kdev)
  * dax_region_rwsem): records the news under kdev->stat_lock and takes no
  * other lock. The device is this driver's until the unregister in
  * dev_dax_kmem_remove() or the probe's error path, which waits for this.
+ * Return: 0 for the teardown; -EOPNOTSUPP for a failure of the memory,
+ * which is recorded but not handled (a caller may fall back to its own).
  */
 static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
 			       int mf_flags)
@@ -513,9 +523,9 @@ static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
 			    mf_flags);
 	if (now != had)
 		pr_info("%s: %s\n", kdev->name, now == KMEM_LOSS_TEARDOWN ?
-			"the provider is removing the device, its memory still readable" :
-			"the device's memory is lost");
-	return 0;
+			"the provider is removing the device" :
+			"the provider reports a failure of the device's memory");
+	return mf_flags & MF_MEM_PRE_REMOVE ? 0 : -EOPNOTSUPP;
 }
 
 static const struct dax_holder_operations kmem_holder_ops = {
@@ -1983,6 +1993,17 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 }
 
 /*
+ * Become the holder of the device's dax_device, to hear from its provider
+ * (kmem_notify_failure()) until dev_dax_kmem_remove() lets go. A teardown
+ * whose kill_dax() ran before this is not seen: the unbind it ends in
+ * looks like any other. Retained memory has no device, and hears nothing.
+ */
+static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
+{
+	return dax_holder_register(dev_dax->dax_dev, kdev, &kmem_holder_ops);
+}
+
+/*
  * kmem_adopt - a bind takes retained memory on the new device's terms
  * @old: the retained device, claimed off the list
  * @probe: what the bind built for @dev_dax; only its name is taken
@@ -1994,17 +2015,6 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
  * is true); the blocks still present stay as they are. Must be called
  * without any lock of the driver's. Return: the bytes present before.
  */
-/*
- * Become the holder of the device's dax_device, to hear from its provider
- * (kmem_notify_failure()) until dev_dax_kmem_remove() lets go. A teardown
- * that told the device before this is not seen: the unbind it ends in
- * looks like any other.
- */
-static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
-{
-	return dax_holder_register(dev_dax->dax_dev, kdev, &kmem_holder_ops);
-}
-
 static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		      struct dev_dax *dev_dax)
 {
@@ -2043,10 +2053,6 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		old->slice = NULL;
 	}
 	old->dev_dax = dev_dax;
-	/* what the old provider said of its device is not news of this one */
-	spin_lock(&old->stat_lock);
-	old->loss = KMEM_LOSS_NONE;
-	spin_unlock(&old->stat_lock);
 	if (want != KMEM_S_UNPLUGGED) {
 		enum mmop type = kmem_state_mmop(want);
 
@@ -2095,11 +2101,20 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 		goto free;
 	}
 	if (old) {
-		u64 had = kmem_adopt(old, kdev, dev_dax);
+		u64 had;
 
+		/* what the old provider said is not news of this device */
+		spin_lock(&old->stat_lock);
+		old->loss = KMEM_LOSS_NONE;
+		spin_unlock(&old->stat_lock);
+		rc = kmem_hold(old, dev_dax);
+		if (rc) {
+			dev_warn(dev, "the device has another holder\n");
+			kmem_retain(old);	/* back on the list, as claimed */
+			goto free;
+		}
+		had = kmem_adopt(old, kdev, dev_dax);
 		kmem_release(kdev);
-		/* nobody else holds a device-dax instance: kmem_hold() */
-		WARN_ON_ONCE(kmem_hold(old, dev_dax));
 		dev_set_drvdata(dev, old);
 		dev_info(dev, "re-adopted %llu bytes of retained memory, now %s with %llu bytes\n",
 			 had, kmem_state_names[kmem_state(old)],
@@ -2160,7 +2175,6 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 
 	mutex_lock(&kdev->lock);
 	from = kmem_state(kdev);
-	loss = kmem_loss(kdev);
 	/*
 	 * A module being unloaded cannot retain anything (kmem_retain()): do
 	 * not let a Ctrl-C on rmmod turn its unbinds into abandoned memory.
@@ -2175,10 +2189,13 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 		u64 nr;
 
 		err = f.err;
+		/* a teardown may have begun while the unplug ran */
+		loss = kmem_loss_read(kdev);
 		if (loss != KMEM_LOSS_NONE)
 			dev_warn(dev, "retaining memory although the provider %s\n",
 				 loss == KMEM_LOSS_TEARDOWN ?
-				 "is removing the device" : "lost its backing");
+				 "is removing the device" :
+				 "reports a failure of its memory");
 		for (i = 0; i < kdev->nr_ranges; i++) {
 			struct kmem_range *r = &kdev->ranges[i];
 

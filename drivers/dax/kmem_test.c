@@ -681,22 +681,27 @@ static void dax_kmem_loss_merge(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_GONE, 0), KMEM_LOSS_GONE);
 }
 
-static void kmem_test_put_dax(void *dax_dev)
+/* kill_dax() again is harmless, and put_dax() wants the device dead */
+static void kmem_test_kill_put_dax(void *dax_dev)
 {
+	kill_dax(dax_dev);
 	put_dax(dax_dev);
 }
 
 /*
- * A dax_device as a device-dax instance bound to kmem has it: allocated,
- * then killed (bus.c kills it at creation, only device_dax runs it).
+ * A dax_device, alive as a file system finds a pmem one, or killed as a
+ * device-dax instance bound to kmem has it (bus.c kills it at creation,
+ * only device_dax runs it).
  */
-static struct dax_device *kmem_test_dead_dax(struct kunit *test)
+static struct dax_device *kmem_test_dax(struct kunit *test, bool alive)
 {
 	struct dax_device *dax_dev = alloc_dax(NULL, NULL);
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dax_dev));
-	kill_dax(dax_dev);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kmem_test_put_dax, dax_dev), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kmem_test_kill_put_dax, dax_dev),
+			0);
+	if (!alive)
+		kill_dax(dax_dev);
 	return dax_dev;
 }
 
@@ -711,52 +716,92 @@ static struct kmem_dev *kmem_test_holder(struct kunit *test)
 }
 
 /*
- * The holder of a dax_device that is not alive hears of failures until it
- * lets go; a second holder is refused; after the unregister a failure is
- * refused (-ENXIO) and changes nothing.
+ * A device bound to kmem is not alive: a holder hears of nothing but the
+ * teardown, which kill_dax() tells it before dropping it; a second holder
+ * is refused meanwhile.
  */
-static void dax_kmem_holder_told(struct kunit *test)
+static void dax_kmem_holder_dead(struct kunit *test)
 {
-	struct dax_device *dax_dev = kmem_test_dead_dax(test);
+	struct dax_device *dax_dev = kmem_test_dax(test, false);
 	struct kmem_dev *kdev = kmem_test_holder(test);
 	struct kmem_dev *other = kmem_test_holder(test);
 
 	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
 	KUNIT_EXPECT_EQ(test, dax_holder_register(dax_dev, other, &kmem_holder_ops), -EBUSY);
 	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
-	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_NONE);
-
-	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX,
-							MF_MEM_PRE_REMOVE), 0);
-	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
-	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 4096, 4096, 0), 0);
-	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_GONE);
-
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_NONE);
 	/* another holder's unregister leaves this one */
 	dax_holder_unregister(dax_dev, other);
 	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
-	dax_holder_unregister(dax_dev, kdev);
-	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
-	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
-	KUNIT_EXPECT_EQ(test, kmem_loss(other), KMEM_LOSS_NONE);
-}
 
-/*
- * kill_dax() - what unregister_dev_dax() does before the device leaves
- * the bus - tells the holder of a teardown, then drops it.
- */
-static void dax_kmem_holder_kill_dax(struct kunit *test)
-{
-	struct dax_device *dax_dev = kmem_test_dead_dax(test);
-	struct kmem_dev *kdev = kmem_test_holder(test);
-
-	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
 	kill_dax(dax_dev);
-	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_TEARDOWN);
 	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
 	/* the holder's own unregister after that is harmless */
 	dax_holder_unregister(dax_dev, kdev);
-	KUNIT_EXPECT_EQ(test, kmem_loss(kdev), KMEM_LOSS_TEARDOWN);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(other), KMEM_LOSS_NONE);
+}
+
+/* A holder that counts its calls and checks it finds itself. */
+static struct {
+	unsigned int calls;
+	int last_flags;
+	bool found_self;
+} kmem_test_told;
+
+static int kmem_test_notify(struct dax_device *dax_dev, u64 off, u64 len, int mf_flags)
+{
+	kmem_test_told.calls++;
+	kmem_test_told.last_flags = mf_flags;
+	kmem_test_told.found_self = dax_holder(dax_dev) == &kmem_test_told;
+	return -EIO;
+}
+
+static const struct dax_holder_operations kmem_test_holder_ops = {
+	.notify_failure = kmem_test_notify,
+};
+
+/*
+ * On a device that is alive (a file system's), a registered holder is
+ * told of failures and finds its own data; once it unregisters it is not
+ * called again and the device takes another holder; kill_dax() tells the
+ * last one of the teardown.
+ */
+static void dax_kmem_holder_alive(struct kunit *test)
+{
+	struct dax_device *dax_dev = kmem_test_dax(test, true);
+	struct kmem_dev *kdev = kmem_test_holder(test);
+
+	memset(&kmem_test_told, 0, sizeof(kmem_test_told));
+	KUNIT_EXPECT_EQ(test, dax_holder_register(dax_dev, kdev, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -EOPNOTSUPP);
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, &kmem_test_told,
+						  &kmem_test_holder_ops), 0);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, MF_ACTION_REQUIRED),
+			-EIO);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.calls, 1U);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.last_flags, MF_ACTION_REQUIRED);
+	KUNIT_EXPECT_TRUE(test, kmem_test_told.found_self);
+
+	dax_holder_unregister(dax_dev, &kmem_test_told);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.calls, 1U);
+
+	/* kmem's ops on it: a failure is recorded and not handled */
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_GONE);
+	dax_holder_unregister(dax_dev, kdev);
+
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, &kmem_test_told,
+						  &kmem_test_holder_ops), 0);
+	kill_dax(dax_dev);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.calls, 2U);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.last_flags, MF_MEM_PRE_REMOVE);
+	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -ENXIO);
+	KUNIT_EXPECT_EQ(test, kmem_test_told.calls, 2U);
 }
 
 KUNIT_DEFINE_ACTION_WRAPPER(kmem_test_release_resource, release_resource,
@@ -866,8 +911,8 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),
-	KUNIT_CASE(dax_kmem_holder_told),
-	KUNIT_CASE(dax_kmem_holder_kill_dax),
+	KUNIT_CASE(dax_kmem_holder_dead),
+	KUNIT_CASE(dax_kmem_holder_alive),
 	KUNIT_CASE(dax_kmem_placeholder_not_ram),
 	{}
 };

@@ -128,7 +128,7 @@ check "kernel log: nothing 'cannot be hotremoved'" no_hotremove_msg
 # holder): once when the provider removes the device, never for an unbind
 # of kmem alone.
 teardowns_logged() {
-	local line="kmem: $2: the provider is removing the device, its memory still readable"
+	local line="kmem: $2: the provider is removing the device\$"
 
 	kmsg_since "$1" | grep -c "$line"
 }
