@@ -473,9 +473,9 @@ static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
  * @had: what was known before, enum kmem_loss
  * @mf_flags: the notification's memory-failure flags
  *
- * MF_MEM_PRE_REMOVE is a teardown: the memory still reads. Anything else
- * is a failure of the backing itself. A loss is never taken back, and a
- * failure outranks a teardown.
+ * MF_MEM_PRE_REMOVE is a teardown (whether the memory still reads is not
+ * said). Anything else is a failure of the backing itself. A loss is
+ * never taken back, and a failure outranks a teardown.
  */
 static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags)
 {
