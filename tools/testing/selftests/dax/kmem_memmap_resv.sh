@@ -37,7 +37,18 @@
 #  (g) back to devdax: device_dax binds again, its memory (and its memmap
 #      in the reservation) works: a pattern written through it reads
 #      back, also after disabling and enabling the namespace (the info
-#      block is intact).
+#      block is intact);
+#  (h) re-adoption: memory bound with memmap "dram" is retained (a
+#      vmsplice pin); with "reservation" chosen meanwhile, a bind re-adopts
+#      it and adds the other blocks back with their memmap in the
+#      reservation (node 0 pays less than half of their memmap); once the
+#      pin goes, an unbind removes everything;
+#  (i) daxctl: reconfigure-device -m system-ram puts every whole block's
+#      memmap in the reservation, and -f -m devdax takes the device back
+#      to device_dax, where a pattern written reads back;
+#  (j) region disable with memory retained: the claim outlives the region
+#      until the pin goes; then the region comes back, and its device
+#      works in device-dax mode.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -54,7 +65,7 @@ HVO=/proc/sys/vm/hugetlb_optimize_vmemmap
 ROUNDS=5
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 17
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -334,6 +345,49 @@ hvo_dram() {
 check "memmap dram, HugeTLB vmemmap optimization: optimized pages freed whole" hvo_dram
 { echo "$hvo0" >"$HVO"; } 2>/dev/null
 
+# --- (h) re-adoption: added blocks follow the new choice ---
+
+# the memory of the device is retained after a bind with memmap "dram";
+# "reservation" is chosen, and a bind with online_policy "offline"
+# re-adopts it: node 0's free memory before and after that bind says
+# where the memmap of the blocks it adds went.
+readopt_resv() {
+	local a b present added cost memmap_kb rc=0
+
+	kmem_param_set offline_timeout_ms 1000 && kmem_param_set unplug_retries 1 &&
+		kmem_param_set retry_max_delay_ms 2000 || return 1
+	kmem_unbind "$dax" && expect_write OK "$MM" dram && kmem_bind "$dax" &&
+		expect_write OK "$ST" online_movable || return 1
+	start_pin vmsplice 1M || return 1
+	kmem_unbind "$dax" && retained_single || return 1
+	present=$rt_present
+	added=$(((we - ws - present) / KMEM_MB))
+	[ "$added" -gt 0 ] || { msg "nothing to add back: $present bytes retained"; return 1; }
+	expect_write OK "$MM" reservation && expect_write OK "$POL" offline || return 1
+	kmsg_mark "$KMSG_TAG-readopt"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	a=$(node_free_kb 0)
+	kmem_bind "$dax" || return 1
+	b=$(node_free_kb 0)
+	cost=$((a - b))
+	memmap_kb=$((added * KMEM_MB / 64 / 1024))
+	msg "re-adopted with $present bytes present; $added blocks added:" \
+		"node 0 paid $cost kB, their DRAM memmap would be $memmap_kb kB"
+	kmsg_since "$KMSG_TAG-readopt" | grep -q "$dax: re-adopted $present bytes" ||
+		{ msg "no re-adoption of $present bytes in the kernel log"; rc=1; }
+	retained_none || { msg "still listed as retained after the bind"; rc=1; }
+	[ $((cost * 2)) -lt "$memmap_kb" ] ||
+		{ msg "the added blocks' memmap is not in the reservation"; rc=1; }
+	eq "bytes present" "$(kmem_present_bytes "$ws" "$we")" $((we - ws)) || rc=1
+	stop_pin || rc=1
+	kmem_unbind "$dax" && kmem_gone "$ws" "$we" "$base" && retained_empty || rc=1
+	# back as (f) wants it: bound, the memmap in the reservation
+	expect_write OK "$POL" unplugged && kmem_bind "$dax" || rc=1
+	return $rc
+}
+check "re-adoption: blocks added back take their memmap from the reservation" readopt_resv
+
 # --- (f) the claim outlives the provider while memory is retained ---
 
 # the claim: the busy resource named after the namespace at its start
@@ -390,4 +444,50 @@ devdax_back() {
 }
 check "device_dax again: a pattern written reads back, also after the namespace re-enables" \
 	devdax_back
+
+# --- (i) daxctl there and back ---
+
+daxctl_round() {
+	local dev=/dev/$dax want="$dax: memmap of $nw of $nw whole blocks in the reservation"
+
+	kmsg_mark "$KMSG_TAG-daxctl"
+	run daxctl reconfigure-device -m system-ram "$dax" || return 1
+	kmsg_since "$KMSG_TAG-daxctl" | grep -q "$want" ||
+		{ msg "no \"$want\" in the kernel log"; return 1; }
+	memtotal_grew_by $(((we - ws) / 1024)) && blocks_all "$ws" "$we" online Movable &&
+		run daxctl reconfigure-device -f -m devdax "$dax" &&
+		kmem_gone "$ws" "$we" "$base" || return 1
+	eq "$dax driver" "$(dax_drv_of "$dax")" device_dax &&
+		run "$DAX_DIR/dax_rw" "$dev" $((64 << 20)) 91 &&
+		run "$DAX_DIR/dax_rw" -c "$dev" $((64 << 20)) 91
+}
+check "daxctl: system-ram places the memmap in the reservation; devdax -f works again" \
+	daxctl_round
+
+# --- (j) the region goes while memory is retained ---
+
+region_retained() {
+	local rc=0
+
+	run daxctl reconfigure-device -m system-ram "$dax" || return 1
+	# daxctl's new_id would bind the device the region brings back to kmem
+	sysfs_err "$KMEM_DRV/remove_id" "$dax" >/dev/null
+	start_pin vmsplice 1M || return 1
+	run ndctl disable-region "$region" || return 1
+	retained_single || return 1
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; rc=1; }
+	[ -n "$(claim_lines)" ] || { msg "no $ns claim in /proc/iomem while retained"; rc=1; }
+	stop_pin || rc=1
+	wait_until 30 retained_none || { msg "still retained"; return 1; }
+	eq "$ns claims in /proc/iomem" "$(claim_lines)" "" || rc=1
+	kmem_gone "$ws" "$we" "$base" || rc=1
+	run ndctl enable-region "$region" || return 1
+	wait_until 10 test -e "/dev/$dax" || { msg "/dev/$dax did not come back"; return 1; }
+	eq "$dax driver" "$(dax_drv_of "$dax")" device_dax &&
+		run "$DAX_DIR/dax_rw" "/dev/$dax" $((64 << 20)) 93 &&
+		run "$DAX_DIR/dax_rw" -c "/dev/$dax" $((64 << 20)) 93 || rc=1
+	return $rc
+}
+check "region disabled with memory retained: claimed until the pin goes, then back" \
+	region_retained
 ktap_finished
