@@ -11,6 +11,14 @@
 # none (patch 0024; the base oopses in pagemap_pmd_range). The pagemap
 # entry stays "swapped" (bit 62), not present (63), not file (61).
 # An oops fails the check that met it (taint D) and the runner's log check.
+#
+# Then the same with the page spliced into a pipe first (page_poison -s):
+# the pipe keeps a reference on the poisoned page, so its block must not
+# be offlined (patch 0026): the unbind retains that block and names the
+# page (EBUSY, "unmovable page"); once the process drains the pipe (and
+# reads what was written), the background retry removes the block and
+# HardwareCorrupted goes back to its baseline. The base removes the block
+# at once, and draining the pipe then reads the removed memmap.
 
 . "$(dirname "$0")/dax_lib.sh"
 
@@ -22,9 +30,10 @@ PAGE=$(getconf PAGESIZE)
 OUT=/tmp/kmem_poison_remove.$$.out
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 11
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
 
 # kernel_died: the kernel has oopsed since boot (taint D, bit 7). A walker
 # that faulted on the removed memmap died holding the page-table lock, and
@@ -43,6 +52,8 @@ cleanup() {
 	# would wait for that CPU for good: leave both, the run has failed.
 	kernel_died && return
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	wait_until 30 retained_none
+	kmem_params_restore
 	kmem_reset
 }
 trap cleanup EXIT
@@ -144,4 +155,64 @@ bind_again() {
 	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
 }
 check "bind again: the range comes back, online_movable" bind_again
+
+# --- a poisoned page still in a pipe ---
+
+ppfn=
+piped() {
+	local line
+
+	kmem_param_set unplug_retries 1 && kmem_param_set retry_max_delay_ms 2000 || return 1
+	"$DAX_DIR/page_poison" -n 1 -s -w >"$OUT" &
+	pid=$!
+	wait_line "$OUT" '^pfn=' 60 "$pid" || { msg "page_poison said nothing"; return 1; }
+	line=$(head -n 1 "$OUT")
+	msg "page_poison -s: $line"
+	ppfn=$(kv "$line" pfn)
+	eq "page_poison's node" "$(kv "$line" node)" 1 &&
+		eq "madvise" "$(kv "$line" madvise)" 0 &&
+		eq "SIGBUS si_code on the read" "$(kv "$line" read_sigbus)" 4 &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" $((hw0 + PAGE / 1024))
+}
+check "a page in a pipe poisoned: SIGBUS (BUS_MCEERR_AR) on the read, counted" piped
+
+held_by_pipe() {
+	kernel_died && return 1
+	kmem_unbind "$dax" && retained_single || return 1
+	eq "retained errno" "$rt_errno" -16 &&
+		eq "retained pfn" "$rt_pfn" "$ppfn" &&
+		eq "retained reason" "$rt_reason" "unmovable page" &&
+		eq "retained bytes (the pipe's page's block)" "$rt_present" \
+			"$(block_part $((ppfn * PAGE / $(memblock_bytes))) "$s" "$e")"
+}
+check "unbind: the block of the page the pipe holds is retained, the page named" held_by_pipe
+
+drained() {
+	local line
+
+	kernel_died && return 1
+	kill -USR1 "$pid" || return 1
+	wait_line "$OUT" '^drained=' 30 "$pid" || { msg "page_poison did not drain"; return 1; }
+	line=$(grep '^drained=' "$OUT")
+	msg "page_poison: $line"
+	eq "bytes drained" "$(kv "$line" drained)" "$PAGE" &&
+		eq "the pipe gave what was written" "$(kv "$line" same)" 1 || return 1
+	kernel_died && return 1
+	wait_until 30 retained_none || { msg "still retained: $(kmem_retained)"; return 1; }
+	kmem_gone "$s" "$e" "$base" &&
+		eq "HardwareCorrupted kB (the poison went with the memory)" \
+		   "$(meminfo_kb HardwareCorrupted)" "$hw0"
+}
+check "the pipe drained: the retry removes the block, the poison with it" drained
+
+exits_again() {
+	local rc=0
+
+	kernel_died && return 1
+	kill -TERM "$pid" || return 1
+	wait "$pid" || rc=$?
+	pid=
+	eq "page_poison's exit status (SIGTERM)" "$rc" 143 && kmem_params_restore
+}
+check "the process ends on SIGTERM" exits_again
 ktap_finished

@@ -4,11 +4,17 @@
  * node with madvise(MADV_HWPOISON), the way a consumed memory error would,
  * and check that the process can no longer read it.
  *
- * "page_poison [-n NODE] [-w]": map one page bound to NODE (default 1),
- * write it, read its pfn from /proc/self/pagemap (root only), poison it,
- * then read it again. Prints one line:
+ * "page_poison [-n NODE] [-w] [-s]": map one page bound to NODE (default
+ * 1), write it, read its pfn from /proc/self/pagemap (root only), poison
+ * it, then read it again. Prints one line:
  *
  *   pfn=<n> node=<n> madvise=<rc> madvise_sigbus=<si_code> read_sigbus=<si_code> addr=<hex>
+ *
+ * With -s the page is first spliced into a pipe with vmsplice(2) (no
+ * SPLICE_F_GIFT): the pipe holds a reference on it across the poison.
+ * SIGUSR1 then drains the pipe, which prints
+ *
+ *   drained=<bytes read> same=<1 if they are what was written, else 0>
  *
  * With -w it then stays, its poisoned mapping in place, until a signal
  * ends it (the caller reads its /proc/PID files meanwhile).
@@ -20,6 +26,7 @@
  * 0, or its SIGBUS was BUS_MCEERR_AR) and the read got SIGBUS with
  * BUS_MCEERR_AR at the page's address; 1 otherwise; 2 on a setup error.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -29,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "numa_pages.h"
@@ -106,14 +114,18 @@ static int poison_and_read(char *p, size_t page, int *madv_code,
 int main(int argc, char **argv)
 {
 	int opt, node = 1, stay = 0, rc_madv, seen = -1, madv_code, read_code;
+	int splice = 0, pipefd[2] = { -1, -1 };
+	sigset_t usr1;
 	char *p;
 	struct sigaction sa;
 	uint64_t pfn;
 	size_t page;
 
-	while ((opt = getopt(argc, argv, "n:w")) != -1) {
+	while ((opt = getopt(argc, argv, "n:ws")) != -1) {
 		if (opt == 'w')
 			stay = 1;
+		else if (opt == 's')
+			splice = 1;
 		else if (opt == 'n')
 			node = atoi(optarg);
 		else
@@ -122,6 +134,11 @@ int main(int argc, char **argv)
 	if (optind != argc || node < 0 || node >= MAX_NODES)
 		goto usage;
 	page = sysconf(_SC_PAGESIZE);
+	/* SIGUSR1 is taken by sigwait() only: blocked before the caller can send it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &usr1, NULL))
+		return 2;
 
 	p = map_on_node(page, node);
 	if (p == MAP_FAILED)
@@ -134,6 +151,14 @@ int main(int argc, char **argv)
 	}
 	if (placement(p, page, page))
 		return 2;
+	if (splice) {
+		struct iovec iov = { .iov_base = p, .iov_len = page };
+
+		if (pipe(pipefd) || vmsplice(pipefd[1], &iov, 1, 0) != (ssize_t)page) {
+			fprintf(stderr, "vmsplice: %s\n", strerror(errno));
+			return 2;
+		}
+	}
 	for (opt = 0; opt < MAX_NODES; opt++)
 		if (per_node[opt])
 			seen = opt;
@@ -150,6 +175,20 @@ int main(int argc, char **argv)
 	       (unsigned long long)pfn, seen, rc_madv, madv_code, read_code,
 	       (unsigned long)(uintptr_t)p);
 	fflush(stdout);
+	if (splice) {
+		static char buf[65536];
+		ssize_t got;
+		size_t i, same = 1;
+
+		if (sigwait(&usr1, &opt))
+			return 2;
+		got = read(pipefd[0], buf, page < sizeof(buf) ? page : sizeof(buf));
+		for (i = 0; got > 0 && i < (size_t)got; i++)
+			if (buf[i] != 0x5a)
+				same = 0;
+		printf("drained=%zd same=%zu\n", got, got > 0 ? same : 0);
+		fflush(stdout);
+	}
 	while (stay)
 		pause();
 	/* the poison took: madvise() returned 0, or its SIGBUS came first */
@@ -159,6 +198,6 @@ int main(int argc, char **argv)
 	       __atomic_load_n(&bus_addr, __ATOMIC_SEQ_CST) == p ? 0 : 1;
 
 usage:
-	fprintf(stderr, "usage: %s [-n NODE] [-w]\n", argv[0]);
+	fprintf(stderr, "usage: %s [-n NODE] [-w] [-s]\n", argv[0]);
 	return 2;
 }
