@@ -18,7 +18,8 @@
 # page (EBUSY, "unmovable page"); once the process drains the pipe (and
 # reads what was written), the background retry removes the block and
 # HardwareCorrupted goes back to its baseline. The base removes the block
-# at once, and draining the pipe then reads the removed memmap.
+# at once, and draining the pipe then oopses in pipe_read() on the removed
+# memory (mutant offline-skips-held-poison).
 
 . "$(dirname "$0")/dax_lib.sh"
 
