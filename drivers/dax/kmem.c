@@ -17,6 +17,8 @@
  *     kdev->lock                 every plug/unplug this driver does: probe,
  *                                remove, state_store(), the retry worker
  *       device_hotplug_lock      taken inside the two core-mm wrappers
+ *         mf_mutex               memory_failure(), when core mm takes pages
+ *                                from their users (a device going away)
  *         mem_hotplug_lock       taken by core mm
  *           kdev->stat_lock      block states and figures; the memory
  *                                notifier and every sysfs reader
@@ -55,10 +57,14 @@
  * core mm's offlining (struct mhp_offline_ctl): one attempt on one block by
  * offline_timeout_ms, all the attempts of one unbind, one state write or
  * one background retry together by unbind_timeout_ms, so an unbind takes
- * at most that long plus one quick attempt per block left. The time spent
- * waiting for device_hotplug_lock is not bounded here: a foreign offline
- * holding it (memoryN/state has no deadline) delays us until it ends or its
- * writer is killed. Signals: a write of daxX.Y/state gives up on any signal
+ * at most that long plus one quick attempt per block left; when the
+ * provider is removing the device, taking the pages migration cannot move
+ * from their users and offlining again add at most offline_timeout_ms to
+ * that (core mm waits for no locked folio and no writeback then, but it
+ * does wait for the mmu notifiers of the mappings it removes). The time
+ * spent waiting for device_hotplug_lock is not bounded here: a foreign
+ * offline holding it (memoryN/state has no deadline) delays us until it
+ * ends or its writer is killed. Signals: a write of daxX.Y/state gives up on any signal
  * (and rolls back); an unbind ignores signals its process handles, and on a
  * fatal one hands what is left to the background worker; rollbacks, the
  * worker and the unbinds of a module being unloaded ignore signals and are
@@ -132,7 +138,9 @@ static const char *const kmem_state_names[KMEM_S_MAX] = {
  * or a failure of the memory itself. No provider sends the latter for a
  * device kmem holds yet: dax_holder_notify_failure() refuses a device
  * that is not alive, and a device bound to kmem never is. Only ever goes
- * up: kmem_loss_merge().
+ * up: kmem_loss_merge(). Either makes kmem_unplug_block() take the pages
+ * that migration leaves in use from their users; a failure is not told
+ * apart yet (migration still reads the memory first).
  */
 enum kmem_loss {
 	KMEM_LOSS_NONE,
@@ -846,15 +854,19 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
  * Must be called with kdev->lock held and device_hotplug_lock not held.
  * Takes at most offline_timeout_ms migrating pages, and never past @end
  * (jiffies): after it, only a block with nothing left to migrate goes.
- * @signals says which signals abort it. On failure the block is back in
- * the state it was in and kdev->last says why. Return: 0 or a negative
- * errno.
+ * Once the provider has said that the device is going away (kdev->loss),
+ * the pages migration cannot move are taken from their users (core mm's
+ * revocation, struct mhp_offline_ctl.revoke_deadline) and offlining goes
+ * on, within offline_timeout_ms more. @signals says which signals abort
+ * it. On failure the block is back in the state it was in (pages taken
+ * stay taken) and kdev->last says why. Return: 0 or a negative errno.
  */
 static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 			     unsigned long end,
 			     enum mhp_offline_signals signals)
 {
-	unsigned long deadline = kmem_deadline(READ_ONCE(offline_timeout_ms));
+	unsigned int timeout_ms = READ_ONCE(offline_timeout_ms);
+	unsigned long deadline = kmem_deadline(timeout_ms);
 	struct mhp_offline_ctl ctl = { .signals = signals };
 	u64 addr, len = kmem_block_span(kdev, idx, &addr);
 	int rc;
@@ -864,6 +876,10 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 		return 0;
 
 	ctl.deadline = time_before(end, deadline) ? end : deadline;
+	/* 0 would mean "do not revoke" */
+	if (kmem_loss_read(kdev) != KMEM_LOSS_NONE)
+		ctl.revoke_deadline = ctl.deadline +
+				      msecs_to_jiffies(timeout_ms) ?: 1;
 	if (kmem_inject(addr)) {
 		rc = -EBUSY;
 		ctl.reason = "injected";
@@ -884,6 +900,9 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 		kdev->last.reason = ctl.reason ?: "unknown";
 	}
 	spin_unlock(&kdev->stat_lock);
+	if (ctl.revoked)
+		pr_warn("%s: block %#llx: %lu pages that could not be migrated taken from their users, as the provider is removing the device\n",
+			kdev->name, addr, ctl.revoked);
 	trace_dax_kmem_block(kdev->name, addr, "unplug", rc);
 	return rc;
 }
@@ -973,6 +992,9 @@ static int kmem_unplug_all(struct kmem_dev *kdev)
 	}
 
 	failed = idx;
+	/* the device is going away: what went stays gone */
+	if (kmem_loss_read(kdev) != KMEM_LOSS_NONE)
+		goto out;
 	for (idx = failed + 1; idx < kdev->nr_blocks; idx++) {
 		if (old[idx] == KMEM_B_UNPLUGGED)
 			continue;
@@ -1057,6 +1079,7 @@ static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 		if ((now != KMEM_B_UNPLUGGED &&
 		     kmem_unplug_block(kdev, i, end, MHP_OFFLINE_SIGNAL_NONE)) ||
 		    (old[i] == KMEM_B_OFFLINE &&
+		     kmem_loss_read(kdev) == KMEM_LOSS_NONE &&
 		     kmem_plug_block(kdev, i, MMOP_OFFLINE)))
 			pr_err("%s: block %#llx: could not be put back as it was\n",
 			       kdev->name, kmem_block_addr(kdev, i));
@@ -1167,6 +1190,9 @@ static ssize_t state_store(struct device *dev, struct device_attribute *attr,
 	cur = kmem_state(kdev);
 	if (cur == want && (want == KMEM_S_UNPLUGGED || !kmem_incomplete(kdev)))
 		rc = 0;
+	else if (want != KMEM_S_UNPLUGGED &&
+		 kmem_loss_read(kdev) != KMEM_LOSS_NONE)
+		rc = -ENXIO;	/* adds no memory to a device going away */
 	else if (cur == want)
 		rc = kmem_complete(kdev, want);
 	else if (want == KMEM_S_UNPLUGGED)
