@@ -1132,20 +1132,24 @@ kmem_reset() {
 # pfns page_pin reports) and $OUT (its output); pin_pid is page_pin's pid
 # while it runs.
 
-# start_pin MODE SIZE: start page_pin in the background and wait until it
-# says "ready"; on failure pin_rc is its exit status.
+# start_pin MODE SIZE [OPTION...]: start page_pin in the background with
+# the OPTIONs (-c) and wait until it says "ready"; on failure pin_rc is its
+# exit status.
 start_pin() {
+	local mode=$1 size=$2
+
+	shift 2
 	rm -f "$PFNS"
-	"$DAX_DIR/page_pin" -m "$1" -n "$node" -p "$PFNS" "$2" >"$OUT" 2>&1 &
+	"$DAX_DIR/page_pin" -m "$mode" "$@" -n "$node" -p "$PFNS" "$size" >"$OUT" 2>&1 &
 	pin_pid=$!
 	if wait_line "$OUT" '^ready ' 60 "$pin_pid"; then
-		msg "page_pin -m $1 $2: $(grep '^ready ' "$OUT")"
+		msg "page_pin -m $mode $* $size: $(grep '^ready ' "$OUT")"
 		return 0
 	fi
 	wait_exit "$pin_pid" 5
 	pin_rc=$?
 	pin_pid=
-	msg "page_pin -m $1 $2 ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
+	msg "page_pin -m $mode $* $size ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
 	return 1
 }
 

@@ -3,12 +3,14 @@
  * page_pin - hold a reference on memory of one NUMA node, in one of two
  * ways that memory hot-remove treats differently.
  *
- * "page_pin -m vmsplice|iouring [-n NODE] [-p PFNFILE] SIZE": map SIZE
- * bytes (a K, M or G suffix is allowed) of anonymous memory, bind it to
- * NODE (default 1) with mbind(MPOL_BIND), touch every page, then:
+ * "page_pin -m vmsplice|iouring [-c] [-e] [-u FREE] [-n NODE] [-p PFNFILE]
+ * SIZE": map SIZE bytes (a K, M or G suffix is allowed, as for FREE) of
+ * anonymous memory, bind it to NODE (default 1) with mbind(MPOL_BIND),
+ * touch every page, then:
  *
  * -m vmsplice: splice the buffer into a pipe with vmsplice(2), without
- *   SPLICE_F_GIFT, and do not read it. The pipe holds a reference on each
+ *   SPLICE_F_GIFT, and do not read it; with -u, all but its last FREE
+ *   bytes, which stay free to migrate. The pipe holds a reference on each
  *   page (one pipe slot a page: the pipe is sized with F_SETPIPE_SZ). Such
  *   a page stays where it is and cannot be migrated while the pipe holds
  *   it, so offlining its memory block retries migration until it gives up.
@@ -27,10 +29,23 @@
  *
  *   ready pages=<n> node0=<n> node1=<n> ... other=<n>
  *
+ * With -e the process asks for early kills of its memory's failures
+ * (prctl PR_MCE_KILL_EARLY): a page of it that memory_failure() takes
+ * away sends it SIGBUS (BUS_MCEERR_AO) at once, which kills it.
+ *
  * Then it waits for SIGUSR1 (blocked from the start, so it may come at any
- * time), drains the pipe and checks what it reads, or unregisters the
+ * time). With -c it first reads every page of the buffer, catching
+ * SIGBUS, and prints
+ *
+ *   checked pages=<n> intact=<n> sigbus_ar=<n> bad=<n>
+ *
+ * intact: the page reads as written; sigbus_ar: reading it raised SIGBUS
+ * with si_code BUS_MCEERR_AR at that page (the page was taken away, as
+ * memory_failure() does); bad: anything else (other data, another SIGBUS).
+ * Then it drains the pipe and checks what it reads, or unregisters the
  * buffer and closes the ring, prints "released" and exits 0.
- * Exit 1 when the drained data is not the buffer's, 2 on a setup error,
+ * Exit 1 when the drained data is not the buffer's or a page was bad,
+ * 2 on a setup error,
  * 4 when io_uring_setup() fails ("io_uring_setup: <strerror>" on stderr:
  * the caller tells a kernel without io_uring, or one where
  * kernel.io_uring_disabled forbids it, from other failures).
@@ -40,12 +55,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/io_uring.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -64,6 +81,9 @@
 #define FILL		0x5a
 
 static uint64_t chunk_pfns[CHUNK];
+static sigjmp_buf bus_env;
+static int bus_code;
+static void *bus_addr;
 
 /* Count the pages of [p, p + len) per node into per_node[] and other. */
 static int print_placement(const char *what, char *p, size_t len,
@@ -116,6 +136,64 @@ static int write_pfns(const char *path, char *p, size_t len, size_t page)
 	if (fclose(out) || i < n)
 		return -1;
 	return 0;
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	__atomic_store_n(&bus_code, si->si_code, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&bus_addr, si->si_addr, __ATOMIC_SEQ_CST);
+	siglongjmp(bus_env, 1);
+}
+
+/*
+ * 1 when the page at @p reads as written, 0 when it reads otherwise, -1
+ * when reading it raised SIGBUS (bus_code and bus_addr say how).
+ */
+static int read_page(const char *p, size_t page)
+{
+	size_t j;
+
+	__atomic_store_n(&bus_code, 0, __ATOMIC_SEQ_CST);
+	if (sigsetjmp(bus_env, 1))
+		return -1;
+	for (j = 0; j < page; j++)
+		if (__atomic_load_n(p + j, __ATOMIC_RELAXED) != FILL)
+			return 0;
+	return 1;
+}
+
+/* Read every page of [buf, buf + len), say how each read; 1 if one was bad. */
+static int check_pages(char *buf, size_t len, size_t page)
+{
+	size_t intact = 0, ar = 0, bad = 0, i;
+	struct sigaction sa;
+	char *addr;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGBUS, &sa, NULL))
+		return 2;
+	for (i = 0; i < len; i += page) {
+		int r = read_page(buf + i, page);
+
+		addr = __atomic_load_n(&bus_addr, __ATOMIC_SEQ_CST);
+		if (r == 1)
+			intact++;
+		else if (r < 0 && addr >= buf + i && addr < buf + i + page &&
+			 __atomic_load_n(&bus_code, __ATOMIC_SEQ_CST) == BUS_MCEERR_AR)
+			ar++;
+		else
+			bad++;
+	}
+	/* no later SIGBUS may jump to a stale jump buffer */
+	signal(SIGBUS, SIG_DFL);
+	printf("checked pages=%zu intact=%zu sigbus_ar=%zu bad=%zu\n",
+	       len / page, intact, ar, bad);
+	fflush(stdout);
+	return bad ? 1 : 0;
 }
 
 /* Splice all of [buf, buf + len) into a new pipe; its fds into @pfd. */
@@ -243,7 +321,8 @@ static size_t parse_size(const char *s)
 int main(int argc, char **argv)
 {
 	const char *pfn_file = NULL, *mode = NULL;
-	int opt, node = 1, sig, rc, ring = -1;
+	int opt, node = 1, sig, rc, rel, ring = -1, check = 0, early = 0;
+	size_t spliced, free_len = 0;
 	int pfd[2] = { -1, -1 };
 	size_t len, page;
 	sigset_t set;
@@ -254,8 +333,19 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return 2;
 
-	while ((opt = getopt(argc, argv, "m:n:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "cem:n:p:u:")) != -1) {
 		switch (opt) {
+		case 'c':
+			check = 1;
+			break;
+		case 'e':
+			early = 1;
+			break;
+		case 'u':
+			free_len = parse_size(optarg);
+			if (!free_len)
+				goto usage;
+			break;
 		case 'm':
 			mode = optarg;
 			break;
@@ -276,8 +366,14 @@ int main(int argc, char **argv)
 	page = sysconf(_SC_PAGESIZE);
 	len = parse_size(argv[optind]);
 	len -= len % page;
-	if (!len)
+	free_len -= free_len % page;
+	if (!len || free_len >= len)
 		goto usage;
+	spliced = len - free_len;
+	if (early && prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0)) {
+		fprintf(stderr, "PR_MCE_KILL_EARLY: %s\n", strerror(errno));
+		return 2;
+	}
 
 	buf = map_on_node(len, node);
 	if (buf == MAP_FAILED)
@@ -287,7 +383,7 @@ int main(int argc, char **argv)
 	memset(buf, FILL, len);
 
 	if (!strcmp(mode, "vmsplice")) {
-		if (pin_vmsplice(buf, len, pfd))
+		if (pin_vmsplice(buf, spliced, pfd))
 			return 2;
 	} else {
 		if (print_placement("faulted", buf, len, page, node))
@@ -305,9 +401,11 @@ int main(int argc, char **argv)
 	if (sigwait(&set, &sig))
 		return 2;
 
-	rc = ring >= 0 ? unpin_iouring(ring) : drain(pfd, len);
-	if (rc)
-		return rc;
+	/* release what is held in any case, report the first failure */
+	rc = check ? check_pages(buf, len, page) : 0;
+	rel = ring >= 0 ? unpin_iouring(ring) : drain(pfd, spliced);
+	if (rc || rel)
+		return rc ?: rel;
 	munmap(buf, len);
 	printf("released\n");
 	fflush(stdout);
@@ -315,7 +413,7 @@ int main(int argc, char **argv)
 
 usage:
 	fprintf(stderr,
-		"usage: %s -m vmsplice|iouring [-n NODE] [-p PFNFILE] SIZE[K|M|G]\n",
+		"usage: %s -m vmsplice|iouring [-c] [-e] [-u FREE] [-n NODE] [-p PFNFILE] SIZE[K|M|G]\n",
 		argv[0]);
 	return 2;
 }

@@ -1,0 +1,239 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Memory whose device is going away is taken from its users. page_pin -m
+# vmsplice maps 2 MiB on the device's node and splices its first 1 MiB
+# into a pipe, so migration cannot move those pages (kmem_pin.sh); the
+# other 1 MiB is free to migrate. The small region, online movable, with
+# kmem.offline_timeout_ms=3000 and vm.memory_failure_early_kill=0:
+#  (a) a plain unbind with the pin held retains the blocks and takes
+#      nothing from anybody: no page is revoked, the holder reads every
+#      page as written, and the memory goes once the pipe is drained;
+#  (b) the provider tears the device down (the nd-bus unbind of the
+#      namespace's nd_dax device from dax_pmem, which ndctl 76 does not
+#      do for a namespace with online system-ram, so the test does it as
+#      kmem_unbind.sh does): kmem is told before its ->remove, migration
+#      gives up on the pinned pages, and core mm takes them from their
+#      users (memory_failure(), MF_MEM_LOST) on the isolated block: the
+#      kernel log says how many pages per block, and their sum is the
+#      pinned pages. It runs with vm.memory_failure_recovery=0, which
+#      panics on a hardware memory error but not on this;
+#  (c) the pipe still references them, so their blocks stay (retained,
+#      "unmovable page", EBUSY) and HardwareCorrupted counts them;
+#  (d) the holder reading its buffer gets SIGBUS with BUS_MCEERR_AR at
+#      each pinned page, and reads the other 1 MiB as written: pages that
+#      migration could move were moved, not taken;
+#  (e) once the pipe is drained the background retry removes the blocks:
+#      MemTotal, /proc/iomem and HardwareCorrupted are back at the
+#      baseline;
+#  (f) the same with a holder that asked for early kills
+#      (PR_MCE_KILL_EARLY): it dies of the SIGBUS (BUS_MCEERR_AO) the
+#      revocation sends, its pipe goes with it (pages it frees before the
+#      revocation reaches them are not taken), and the same teardown
+#      removes the block (core mm offlines the isolated block again until
+#      its deadline): nothing is retained, all at the baseline;
+#  (g) a namespace created on the region again works as System RAM.
+# Not checked: that the block stays isolated while its pages are taken
+# (nothing outside the kernel sees the window).
+
+. "$(dirname "$0")/dax_lib.sh"
+
+require_root
+require_cmds ndctl modprobe
+require_progs sysfs_write page_pin
+require_region small
+PAGE=$(getconf PAGESIZE)
+# one pipe slot a page: 1 MiB fits into the default fs.pipe-max-size
+BUF_SIZE=2M
+BUF_PAGES=$(((2 << 20) / PAGE))
+FREE_SIZE=1M
+PIN_PAGES=$(((1 << 20) / PAGE))
+PFNS=/tmp/kmem_loss.$$.pfns
+OUT=/tmp/kmem_loss.$$.out
+SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
+MF_RECOVERY=/proc/sys/vm/memory_failure_recovery
+MF_EARLY=/proc/sys/vm/memory_failure_early_kill
+[ -w "$MF_RECOVERY" ] || ktap_exit_fail_msg "no $MF_RECOVERY (CONFIG_MEMORY_FAILURE)"
+mf_recovery0=$(cat "$MF_RECOVERY")
+mf_early0=$(cat "$MF_EARLY")
+# the early-kill holder dies of SIGBUS: no core dump of the device's pages
+ulimit -c 0
+
+ktap_print_header
+ktap_set_plan 14
+kmem_reset
+modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
+kmem_params_save
+
+pin_pid=
+cleaned=
+cleanup() {
+	[ -n "$cleaned" ] && return
+	cleaned=1
+	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
+	rm -f "$PFNS" "$OUT"
+	echo "$mf_recovery0" >"$MF_RECOVERY"
+	echo "$mf_early0" >"$MF_EARLY"
+	modprobe kmem 2>/dev/null
+	[ -n "$dax" ] && kmem_bound "$dax" && sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
+	wait_until 30 retained_none
+	kmem_params_restore
+	kmem_reset
+}
+trap cleanup EXIT
+
+if ! kmem_param_set offline_timeout_ms 3000 || ! kmem_param_set unplug_retries 2 ||
+   ! kmem_param_set retry_max_delay_ms 8000; then
+	ktap_exit_fail_msg "cannot set the kmem parameters"
+fi
+# late kills: the holder of (a)-(e) reads its buffer before it is told
+echo 0 >"$MF_EARLY" || ktap_exit_fail_msg "cannot set $MF_EARLY"
+
+
+# new_ns: a devdax namespace filling $region, online_movable at bind;
+# sets ns, dax, s, e, node, nb and the baseline (base, hwc0).
+new_ns() {
+	local json
+
+	json=$(create_ns "$region" devdax "" -a 2M)
+	ns=$(ns_of "$json")
+	dax=$(dax_of_ns "$json")
+	[ -n "$dax" ] || { msg "cannot create a devdax namespace on $region"; return 1; }
+	read -r s e < <(kmem_span "$dax")
+	nb=$(kmem_nblocks "$s" "$e")
+	node=$(dax_attr "$dax" target_node)
+	dax_unbind_any "$dax" || return 1
+	base=$(meminfo_kb MemTotal)
+	hwc0=$(meminfo_kb HardwareCorrupted)
+	msg "$ns, $dax: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
+	expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable
+}
+
+# bind_pinned [OPTION]: bind, then page_pin with OPTION (-c or -e).
+bind_pinned() {
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base" || return 1
+	start_pin vmsplice "$BUF_SIZE" -u "$FREE_SIZE" "$1" || return 1
+	pfns_in_device
+	msg "buffer pages in memory blocks: ${pinned:-none} (of $nb)"
+	eq "pages with a pfn" "$pfns_total" "$BUF_PAGES" &&
+		eq "buffer pages in $dax" "$pfns_in" "$pfns_total"
+}
+
+# revoked_logged TAG: the pages kmem's log lines since TAG say were taken
+# from their users, summed over blocks.
+revoked_logged() {
+	local line="kmem: $dax: block 0x[0-9a-f]*: \\([0-9]*\\) pages"
+
+	line+=" that could not be migrated taken from their users"
+	kmsg_since "$1" | sed -n "s/.*$line.*/\\1/p" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+# stop_checked INTACT AR: page_pin reads its buffer (-c) and drains the
+# pipe; INTACT pages read as written and AR gave SIGBUS BUS_MCEERR_AR.
+stop_checked() {
+	local line
+
+	stop_pin || return 1
+	line=$(grep '^checked ' "$OUT")
+	msg "page_pin: $line"
+	eq "pages read as written" "$(kv "$line" intact)" "$1" &&
+		eq "pages giving SIGBUS BUS_MCEERR_AR" "$(kv "$line" sigbus_ar)" "$2" &&
+		eq "bad pages" "$(kv "$line" bad)" 0
+}
+
+# released: no retained memory within 30 s, then nothing of the device in
+# memory, MemTotal, /proc/iomem and HardwareCorrupted at the baseline.
+released() {
+	wait_until 30 retained_none || { msg "still retained: $(kmem_retained)"; return 1; }
+	kmem_gone "$s" "$e" "$base" &&
+		eq "System RAM (kmem) in /proc/iomem" "$(iomem_lines 'System RAM (kmem)')" "" &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
+}
+
+new_ns || ktap_exit_fail_msg "cannot set up a namespace on $region"
+
+# --- (a) a plain unbind never revokes ---
+
+check "bind online_movable, $BUF_SIZE on the device, half of it pinned in a pipe" bind_pinned -c
+kmsg_mark "plain-$$"
+plain_retains() {
+	kmem_unbind "$dax" && retained_single || return 1
+	eq "reason" "$rt_reason" "migration timeout" &&
+		eq "pages revoked (kernel log)" "$(revoked_logged "plain-$$")" 0 &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
+}
+check "plain unbind with the pin held: retained, nothing revoked" plain_retains
+check "plain unbind: the holder reads all $BUF_PAGES pages as written" \
+	stop_checked "$BUF_PAGES" 0
+check "plain unbind: the drained pipe lets the memory go, all at the baseline" released
+
+# --- (b)-(e) the provider tears the device down ---
+
+check "bind again, $BUF_SIZE on the device, half of it pinned in a pipe" bind_pinned -c
+
+# teardown TAG: the provider's teardown, kmem told once since mark TAG.
+teardown() {
+	local nd
+
+	nd=$(nd_dax_of "$ns")
+	[ -n "$nd" ] || { msg "no nd_dax device claims $ns"; return 1; }
+	echo 0 >"$MF_RECOVERY" || return 1
+	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || return 1
+	echo "$mf_recovery0" >"$MF_RECOVERY"
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
+	eq "teardown lines for $dax" \
+		"$(kmsg_since "$1" | grep -c "kmem: $dax: the provider is removing the device\$")" 1
+}
+kmsg_mark "loss-$$"
+check "teardown with the pin held, vm.memory_failure_recovery=0: kmem told once, no panic" \
+	teardown "loss-$$"
+check "teardown: the pinned pages, only those, were taken from their users (kernel log)" \
+	eq "pages revoked" "$(revoked_logged "loss-$$")" "$PIN_PAGES"
+
+held_by_pipe() {
+	retained_single || return 1
+	errno_is "$rt_errno" EBUSY 16 || { msg "errno $rt_errno, want EBUSY"; return 1; }
+	eq "reason" "$rt_reason" "unmovable page" &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" \
+			$((hwc0 + PIN_PAGES * PAGE / 1024))
+}
+check "teardown: the pipe's references keep the blocks (EBUSY), poisoned" held_by_pipe
+check "teardown: SIGBUS BUS_MCEERR_AR on every pinned page, the rest reads as written" \
+	stop_checked $((BUF_PAGES - PIN_PAGES)) "$PIN_PAGES"
+check "teardown: the drained pipe lets the memory go, all at the baseline" released
+
+# --- (f) an early-kill holder dies, and the block goes at once ---
+
+early_pinned() {
+	run ndctl destroy-namespace -f "$ns" && new_ns && bind_pinned -e
+}
+check "new namespace, bound, $BUF_SIZE on it, half pinned by an early-kill holder" early_pinned
+kmsg_mark "early-$$"
+check "early-kill holder: provider teardown, kmem told once" teardown "early-$$"
+early_gone() {
+	local rc n
+
+	wait_exit "$pin_pid" 30
+	rc=$?
+	pin_pid=
+	msg "page_pin: $(tail -n 1 "$OUT")"
+	# the pinned pages its exit freed before the revocation got to them
+	# were not taken: between one and all of them
+	n=$(revoked_logged "early-$$")
+	msg "pages revoked: $n of $PIN_PAGES"
+	eq "page_pin exit status (128 + SIGBUS)" "$rc" $((128 + $(kill -l BUS))) &&
+		[ "$n" -ge 1 ] && [ "$n" -le "$PIN_PAGES" ] &&
+		retained_empty && kmem_gone "$s" "$e" "$base" &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
+}
+check "early-kill holder killed by SIGBUS; the same teardown removed everything" early_gone
+
+again() {
+	run ndctl destroy-namespace -f "$ns" || return 1
+	new_ns || return 1
+	kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base" &&
+		kmem_unbind "$dax" && retained_empty && kmem_gone "$s" "$e" "$base"
+}
+check "a new namespace on $region binds online_movable and unbinds clean" again
+ktap_finished
