@@ -64,11 +64,11 @@
  * does wait for the mmu notifiers of the mappings it removes). The time
  * spent waiting for device_hotplug_lock is not bounded here: a foreign
  * offline holding it (memoryN/state has no deadline) delays us until it
- * ends or its writer is killed. Signals: a write of daxX.Y/state gives up on any signal
- * (and rolls back); an unbind ignores signals its process handles, and on a
- * fatal one hands what is left to the background worker; rollbacks, the
- * worker and the unbinds of a module being unloaded ignore signals and are
- * bounded by their deadlines alone.
+ * ends or its writer is killed. Signals: a write of daxX.Y/state gives up
+ * on any signal (and rolls back); an unbind ignores signals its process
+ * handles, and on a fatal one hands what is left to the background worker;
+ * rollbacks, the worker and the unbinds of a module being unloaded ignore
+ * signals and are bounded by their deadlines alone.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
