@@ -134,13 +134,16 @@ static const char *const kmem_state_names[KMEM_S_MAX] = {
  * What the provider said of the device's backing, through the dax holder
  * (kmem_notify_failure()): nothing; it is removing the device
  * (MF_MEM_PRE_REMOVE from kill_dax(): namespace destroy, region disable,
- * a CXL region going away; whether the memory still reads is not said);
- * or a failure of the memory itself. No provider sends the latter for a
- * device kmem holds yet: dax_holder_notify_failure() refuses a device
- * that is not alive, and a device bound to kmem never is. Only ever goes
- * up: kmem_loss_merge(). Either makes kmem_unplug_block() take the pages
- * that migration leaves in use from their users; a failure is not told
- * apart yet (migration still reads the memory first).
+ * a CXL region going away; kmem takes it that the memory still reads);
+ * or a failure of all of the memory (dax_holder_notify_failure() without
+ * MF_MEM_PRE_REMOVE, over the whole device: the memory no longer reads).
+ * Only fail_dax_backing sends the latter yet, in the teardown, before
+ * kill_dax(). Only ever goes up: kmem_loss_merge(). A teardown makes
+ * kmem_unplug_block() take the pages that migration leaves in use from
+ * their users; after a failure nothing is migrated and every page in use
+ * is taken. Either is acted on by every unplug of a block from then on
+ * (the unbind, a state write of "unplugged", the retry worker), not
+ * before one.
  */
 enum kmem_loss {
 	KMEM_LOSS_NONE,
@@ -232,6 +235,8 @@ struct kmem_failure {
  * @last: the last failure
  * @loss: what the provider said of the backing while it held the device,
  *	enum kmem_loss
+ * @memmap_lost_said: kmem_unplug_block() said that it reads the memmap
+ *	of failed memory (once per device); under @lock
  */
 struct kmem_dev {
 	struct dev_dax *dev_dax;
@@ -267,6 +272,7 @@ struct kmem_dev {
 	unsigned long retry_seq;
 	struct kmem_failure last;
 	u8 loss;
+	bool memmap_lost_said;
 };
 
 /* "System RAM (kmem)": must outlive any memory this driver fails to remove. */
@@ -480,16 +486,23 @@ static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
  * kmem_loss_merge - what is known of the backing after a notification
  * @had: what was known before, enum kmem_loss
  * @mf_flags: the notification's memory-failure flags
+ * @whole: the notification covers the whole device
  *
- * MF_MEM_PRE_REMOVE is a teardown (whether the memory still reads is not
- * said). Anything else is a failure of the backing itself. A loss is
- * never taken back, and a failure outranks a teardown.
+ * MF_MEM_PRE_REMOVE is a teardown (the provider does not say whether the
+ * memory still reads; kmem takes it that it does). Anything else over the
+ * whole device is a failure of the backing itself; a failure of a part
+ * is no news of the device (memory_failure() handles the pages). A loss
+ * is never taken back, and a failure outranks a teardown.
  */
-static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags)
+static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags,
+				      bool whole)
 {
-	enum kmem_loss now = mf_flags & MF_MEM_PRE_REMOVE ?
-			     KMEM_LOSS_TEARDOWN : KMEM_LOSS_GONE;
+	enum kmem_loss now = KMEM_LOSS_NONE;
 
+	if (mf_flags & MF_MEM_PRE_REMOVE)
+		now = KMEM_LOSS_TEARDOWN;
+	else if (whole)
+		now = KMEM_LOSS_GONE;
 	return max(had, now);
 }
 
@@ -511,8 +524,10 @@ static enum kmem_loss kmem_loss_read(struct kmem_dev *kdev)
  * dax_region_rwsem): records the news under kdev->stat_lock and takes no
  * other lock. The device is this driver's until the unregister in
  * dev_dax_kmem_remove() or the probe's error path, which waits for this.
- * Return: 0 for the teardown; -EOPNOTSUPP for a failure of the memory,
- * which is recorded but not handled (a caller may fall back to its own).
+ * Return: 0 for the teardown; -EOPNOTSUPP for a failure of the memory:
+ * one of the whole device is recorded, and acted on by the next unplug of
+ * each block, one of a part is not; either way the caller may fall back
+ * to its own handling meanwhile.
  */
 static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
 			       int mf_flags)
@@ -524,7 +539,7 @@ static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
 		return -ENXIO;
 	spin_lock(&kdev->stat_lock);
 	had = kdev->loss;
-	now = kmem_loss_merge(had, mf_flags);
+	now = kmem_loss_merge(had, mf_flags, !off && len >= kdev->size);
 	kdev->loss = now;
 	spin_unlock(&kdev->stat_lock);
 	trace_dax_kmem_loss(kdev->name, kmem_loss_names[now], off, len,
@@ -807,6 +822,18 @@ static void kmem_fail_exit(void)
 #endif
 
 /*
+ * Whether the memmap of block @idx may lie on the device: in a slice of
+ * its reservation, or on the block itself (memmap "memory"; the core puts
+ * it in DRAM where it cannot). Needs kdev->lock.
+ */
+static bool kmem_memmap_on_device(struct kmem_dev *kdev, unsigned int idx)
+{
+	lockdep_assert_held(&kdev->lock);
+	return (kdev->mhp_flags & MHP_MEMMAP_ON_MEMORY) ||
+	       (kdev->slice && kdev->slice[idx]);
+}
+
+/*
  * kmem_plug_block - add one block and online it as @type
  *
  * Must be called with kdev->lock held and device_hotplug_lock not held.
@@ -857,7 +884,10 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
  * Once the provider has said that the device is going away (kdev->loss),
  * the pages migration cannot move are taken from their users (core mm's
  * revocation, struct mhp_offline_ctl.revoke_deadline) and offlining goes
- * on, within offline_timeout_ms more. @signals says which signals abort
+ * on, within offline_timeout_ms more; once it has said that the memory
+ * failed, nothing is migrated and every page in use that can be taken is
+ * (struct mhp_offline_ctl.unreadable; the memmap is still read, which an
+ * error line says once when it lies on the device). @signals says which signals abort
  * it. On failure the block is back in the state it was in (pages taken
  * stay taken) and kdev->last says why. Return: 0 or a negative errno.
  */
@@ -869,6 +899,7 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 	unsigned long deadline = kmem_deadline(timeout_ms);
 	struct mhp_offline_ctl ctl = { .signals = signals };
 	u64 addr, len = kmem_block_span(kdev, idx, &addr);
+	enum kmem_loss loss = kmem_loss_read(kdev);
 	int rc;
 
 	lockdep_assert_held(&kdev->lock);
@@ -877,9 +908,20 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 
 	ctl.deadline = time_before(end, deadline) ? end : deadline;
 	/* 0 would mean "do not revoke" */
-	if (kmem_loss_read(kdev) != KMEM_LOSS_NONE)
+	if (loss != KMEM_LOSS_NONE)
 		ctl.revoke_deadline = ctl.deadline +
 				      msecs_to_jiffies(timeout_ms) ?: 1;
+	ctl.unreadable = loss == KMEM_LOSS_GONE;
+	/*
+	 * Offlining reads the memmap: nothing better can be done with failed
+	 * memory than to remove it all the same, but say what that risks.
+	 */
+	if (ctl.unreadable && !kdev->memmap_lost_said &&
+	    kmem_memmap_on_device(kdev, idx)) {
+		kdev->memmap_lost_said = true;
+		pr_err("%s: the memmap of the failed memory is on the device: removing the memory reads it\n",
+		       kdev->name);
+	}
 	if (kmem_inject(addr)) {
 		rc = -EBUSY;
 		ctl.reason = "injected";
@@ -900,7 +942,10 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 		kdev->last.reason = ctl.reason ?: "unknown";
 	}
 	spin_unlock(&kdev->stat_lock);
-	if (ctl.revoked)
+	if (ctl.revoked && ctl.unreadable)
+		pr_warn("%s: block %#llx: %lu pages in use taken from their users, as the device's memory failed\n",
+			kdev->name, addr, ctl.revoked);
+	else if (ctl.revoked)
 		pr_warn("%s: block %#llx: %lu pages that could not be migrated taken from their users, as the provider is removing the device\n",
 			kdev->name, addr, ctl.revoked);
 	trace_dax_kmem_block(kdev->name, addr, "unplug", rc);

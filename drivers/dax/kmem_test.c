@@ -665,20 +665,37 @@ static void dax_kmem_deadline_never_zero(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_deadline_at(0UL - five - 1, 5), 0UL - 1);
 }
 
-/* A teardown is not taken back, and a failure of the backing outranks it. */
+/*
+ * A teardown is not taken back, a failure of the whole backing outranks
+ * it, and a failure of a part of it is no news of the device.
+ */
 static void dax_kmem_loss_merge(struct kunit *test)
 {
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, MF_MEM_PRE_REMOVE),
-			KMEM_LOSS_TEARDOWN);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, 0), KMEM_LOSS_GONE);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_NONE, MF_ACTION_REQUIRED),
-			KMEM_LOSS_GONE);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_TEARDOWN, MF_MEM_PRE_REMOVE),
-			KMEM_LOSS_TEARDOWN);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_TEARDOWN, 0), KMEM_LOSS_GONE);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_GONE, MF_MEM_PRE_REMOVE),
-			KMEM_LOSS_GONE);
-	KUNIT_EXPECT_EQ(test, kmem_loss_merge(KMEM_LOSS_GONE, 0), KMEM_LOSS_GONE);
+	static const struct {
+		enum kmem_loss had;
+		int mf_flags;
+		bool whole;
+		enum kmem_loss now;
+	} cases[] = {
+		{ KMEM_LOSS_NONE, MF_MEM_PRE_REMOVE, true, KMEM_LOSS_TEARDOWN },
+		{ KMEM_LOSS_NONE, 0, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_NONE, MF_ACTION_REQUIRED, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_NONE, MF_SW_SIMULATED, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_NONE, 0, false, KMEM_LOSS_NONE },
+		{ KMEM_LOSS_NONE, MF_ACTION_REQUIRED, false, KMEM_LOSS_NONE },
+		{ KMEM_LOSS_TEARDOWN, MF_MEM_PRE_REMOVE, true, KMEM_LOSS_TEARDOWN },
+		{ KMEM_LOSS_TEARDOWN, 0, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_TEARDOWN, 0, false, KMEM_LOSS_TEARDOWN },
+		{ KMEM_LOSS_GONE, MF_MEM_PRE_REMOVE, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_GONE, 0, true, KMEM_LOSS_GONE },
+		{ KMEM_LOSS_GONE, 0, false, KMEM_LOSS_GONE },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		KUNIT_EXPECT_EQ_MSG(test, kmem_loss_merge(cases[i].had, cases[i].mf_flags,
+							  cases[i].whole),
+				    cases[i].now, "case %u", i);
 }
 
 /* kill_dax() again is harmless, and put_dax() wants the device dead */
@@ -712,13 +729,14 @@ static struct kmem_dev *kmem_test_holder(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, kdev);
 	spin_lock_init(&kdev->stat_lock);
 	kdev->name = "kunit-dax";
+	kdev->size = SZ_128M;
 	return kdev;
 }
 
 /*
- * A device bound to kmem is not alive: a holder hears of nothing but the
- * teardown, which kill_dax() tells it before dropping it; a second holder
- * is refused meanwhile.
+ * A device bound to kmem is not alive: its holder hears of the teardown,
+ * which kill_dax() tells it before dropping it, and of nothing after it;
+ * a second holder is refused meanwhile.
  */
 static void dax_kmem_holder_dead(struct kunit *test)
 {
@@ -729,8 +747,6 @@ static void dax_kmem_holder_dead(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
 	KUNIT_EXPECT_EQ(test, dax_holder_register(dax_dev, other, &kmem_holder_ops), -EBUSY);
 	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
-	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
-	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_NONE);
 	/* another holder's unregister leaves this one */
 	dax_holder_unregister(dax_dev, other);
 	KUNIT_EXPECT_PTR_EQ(test, dax_holder(dax_dev), (void *)kdev);
@@ -738,9 +754,34 @@ static void dax_kmem_holder_dead(struct kunit *test)
 	kill_dax(dax_dev);
 	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_TEARDOWN);
 	KUNIT_EXPECT_NULL(test, dax_holder(dax_dev));
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_TEARDOWN);
 	/* the holder's own unregister after that is harmless */
 	dax_holder_unregister(dax_dev, kdev);
 	KUNIT_EXPECT_EQ(test, kmem_loss_read(other), KMEM_LOSS_NONE);
+}
+
+/*
+ * A failure of the memory of a device that is not alive reaches the
+ * holder kmem registered, and a failure outranks the teardown that
+ * follows; once the holder unregisters, the device is told nothing.
+ */
+static void dax_kmem_holder_dead_failure(struct kunit *test)
+{
+	struct dax_device *dax_dev = kmem_test_dax(test, false);
+	struct kmem_dev *kdev = kmem_test_holder(test);
+
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, MF_SW_SIMULATED),
+			-EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_GONE);
+	dax_holder_unregister(dax_dev, kdev);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0), -ENXIO);
+
+	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
+	kill_dax(dax_dev);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_GONE);
+	dax_holder_unregister(dax_dev, kdev);
 }
 
 /* A holder that counts its calls and checks it finds itself. */
@@ -788,9 +829,17 @@ static void dax_kmem_holder_alive(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, kmem_test_told.calls, 1U);
 
-	/* kmem's ops on it: a failure is recorded and not handled */
+	/*
+	 * kmem's ops on it: a failure of a part is no news of the device, one
+	 * of all of it is recorded (and acted on at the next unplug); both
+	 * leave the pages to the caller
+	 */
 	KUNIT_ASSERT_EQ(test, dax_holder_register(dax_dev, kdev, &kmem_holder_ops), 0);
 	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, 4096, 0), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_NONE);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, SZ_4K, SZ_128M, 0), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_NONE);
+	KUNIT_EXPECT_EQ(test, dax_holder_notify_failure(dax_dev, 0, SZ_128M, 0), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, kmem_loss_read(kdev), KMEM_LOSS_GONE);
 	dax_holder_unregister(dax_dev, kdev);
 
@@ -912,6 +961,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),
 	KUNIT_CASE(dax_kmem_holder_dead),
+	KUNIT_CASE(dax_kmem_holder_dead_failure),
 	KUNIT_CASE(dax_kmem_holder_alive),
 	KUNIT_CASE(dax_kmem_placeholder_not_ram),
 	{}
