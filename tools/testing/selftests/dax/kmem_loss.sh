@@ -32,7 +32,17 @@
 #      revocation reaches them are not taken), and the same teardown
 #      removes the block (core mm offlines the isolated block again until
 #      its deadline): nothing is retained, all at the baseline;
-#  (g) a namespace created on the region again works as System RAM.
+#  (g) the memory itself fails (fail_dax_backing makes the teardown tell
+#      kmem so before it tells of the teardown), with the memmap in DRAM:
+#      nothing is migrated, every page of the buffer is taken from its
+#      users, pinned or not (the kernel log's count is the buffer's
+#      pages), the holder gets SIGBUS BUS_MCEERR_AR on each and reads
+#      none, the pipe keeps the blocks until it is drained, then all is at
+#      the baseline;
+#  (h) the same with the memmap in the device's reservation (the
+#      default): kmem says once that removing the memory reads it, and
+#      the memory goes;
+#  (i) a namespace created on the region again works as System RAM.
 # Not checked: that the block stays isolated while its pages are taken
 # (nothing outside the kernel sees the window).
 
@@ -53,6 +63,8 @@ OUT=/tmp/kmem_loss.$$.out
 SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 MF_RECOVERY=/proc/sys/vm/memory_failure_recovery
 MF_EARLY=/proc/sys/vm/memory_failure_early_kill
+BACKING_FAIL=/sys/kernel/debug/fail_dax_backing
+[ -d "$BACKING_FAIL" ] || ktap_exit_fail_msg "no $BACKING_FAIL (CONFIG_FAULT_INJECTION_DEBUG_FS)"
 [ -w "$MF_RECOVERY" ] || ktap_exit_fail_msg "no $MF_RECOVERY (CONFIG_MEMORY_FAILURE)"
 mf_recovery0=$(cat "$MF_RECOVERY")
 mf_early0=$(cat "$MF_EARLY")
@@ -60,7 +72,7 @@ mf_early0=$(cat "$MF_EARLY")
 ulimit -c 0
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 22
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -72,6 +84,7 @@ cleanup() {
 	cleaned=1
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT"
+	echo 0 >"$BACKING_FAIL/probability"
 	echo "$mf_recovery0" >"$MF_RECOVERY"
 	echo "$mf_early0" >"$MF_EARLY"
 	modprobe kmem 2>/dev/null
@@ -119,12 +132,17 @@ bind_pinned() {
 		eq "buffer pages in $dax" "$pfns_in" "$pfns_total"
 }
 
-# revoked_logged TAG: the pages kmem's log lines since TAG say were taken
-# from their users, summed over blocks.
+# revoked_logged TAG [failed]: the pages kmem's log lines since TAG say
+# were taken from their users, summed over blocks; with "failed", the
+# lines of memory that failed (every page in use taken).
 revoked_logged() {
 	local line="kmem: $dax: block 0x[0-9a-f]*: \\([0-9]*\\) pages"
 
-	line+=" that could not be migrated taken from their users"
+	if [ "${2:-}" = failed ]; then
+		line+=" in use taken from their users, as the device's memory failed"
+	else
+		line+=" that could not be migrated taken from their users"
+	fi
 	kmsg_since "$1" | sed -n "s/.*$line.*/\\1/p" |
 		awk '{ n += $1 } END { print n + 0 }'
 }
@@ -172,9 +190,10 @@ check "plain unbind: the drained pipe lets the memory go, all at the baseline" r
 
 check "bind again, $BUF_SIZE on the device, half of it pinned in a pipe" bind_pinned -c
 
-# teardown TAG: the provider's teardown, kmem told once since mark TAG.
+# teardown TAG [NEWS]: the provider's teardown, kmem told once since mark
+# TAG; NEWS is kmem's log line (default: the teardown's).
 teardown() {
-	local nd
+	local nd news=${2:-the provider is removing the device}
 
 	nd=$(nd_dax_of "$ns")
 	[ -n "$nd" ] || { msg "no nd_dax device claims $ns"; return 1; }
@@ -182,8 +201,8 @@ teardown() {
 	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || return 1
 	echo "$mf_recovery0" >"$MF_RECOVERY"
 	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
-	eq "teardown lines for $dax" \
-		"$(kmsg_since "$1" | grep -c "kmem: $dax: the provider is removing the device\$")" 1
+	eq "lines \"$news\" for $dax" \
+		"$(kmsg_since "$1" | grep -c "kmem: $dax: $news\$")" 1
 }
 kmsg_mark "loss-$$"
 check "teardown with the pin held, vm.memory_failure_recovery=0: kmem told once, no panic" \
@@ -228,6 +247,73 @@ early_gone() {
 		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
 }
 check "early-kill holder killed by SIGBUS; the same teardown removed everything" early_gone
+
+# --- (g) the memory fails: nothing is migrated, every page is taken ---
+
+failed_pinned() {
+	run ndctl destroy-namespace -f "$ns" && new_ns &&
+		expect_write OK "$SYS_DAX/devices/$dax/memmap" dram && bind_pinned -c
+}
+check "new namespace, memmap in DRAM, bound, $BUF_SIZE on it, half pinned in a pipe" \
+	failed_pinned
+
+# backing_fails: fail_dax_backing fires once, for the device at $s.
+backing_fails() {
+	local a
+
+	for a in verbose=0 space=0 interval=1 times=1 "phys=$s" probability=100; do
+		eq "fail_dax_backing/$a" "$(sysfs_err "$BACKING_FAIL/${a%%=*}" "${a#*=}")" OK ||
+			return 1
+	done
+}
+MEMMAP_READ="the memmap of the failed memory is on the device: removing the memory reads it"
+# failed_teardown TAG MEMMAP_LINES: the teardown after backing_fails, kmem
+# told of the failure (it returns EOPNOTSUPP) and not of the teardown;
+# MEMMAP_LINES: kmem's lines saying it reads the memmap on the device.
+failed_teardown() {
+	local rc=0
+
+	backing_fails && teardown "$1" "the provider reports a failure of the device's memory" ||
+		rc=1
+	echo 0 >"$BACKING_FAIL/probability"
+	[ $rc = 0 ] &&
+		eq "fail_dax_backing lines" "$(kmsg_since "$1" |
+			grep -c "$dax: fail_dax_backing: memory lost (holder: -95)\$")" 1 &&
+		eq "teardown lines after the failure" \
+			"$(kmsg_since "$1" | grep -c "kmem: $dax: the provider is removing")" 0 &&
+		eq "memmap lines" "$(kmsg_since "$1" | grep -c "kmem: $dax: $MEMMAP_READ\$")" "$2"
+}
+kmsg_mark "failed-$$"
+check "failed memory: the teardown tells kmem of the failure first, no panic" \
+	failed_teardown "failed-$$" 0
+check "failed memory: every page of the buffer taken, pinned or not (kernel log)" \
+	eq "pages revoked" "$(revoked_logged "failed-$$" failed)" "$BUF_PAGES"
+failed_held() {
+	retained_single || return 1
+	errno_is "$rt_errno" EBUSY 16 || { msg "errno $rt_errno, want EBUSY"; return 1; }
+	eq "reason" "$rt_reason" "unmovable page" &&
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" \
+			$((hwc0 + BUF_PAGES * PAGE / 1024))
+}
+check "failed memory: the pipe's references keep the blocks (EBUSY), poisoned" failed_held
+check "failed memory: SIGBUS BUS_MCEERR_AR on every page, none read" \
+	stop_checked 0 "$BUF_PAGES"
+check "failed memory: the drained pipe lets the memory go, all at the baseline" released
+
+# --- (h) the same with the memmap in the reservation: kmem says so ---
+
+resv_bound() {
+	run ndctl destroy-namespace -f "$ns" && new_ns &&
+		eq "$dax memmap" "$(read_word "$SYS_DAX/devices/$dax/memmap")" reservation &&
+		kmem_bind "$dax" && state_is online_movable "$dax" "$s" "$e" "$base"
+}
+check "new namespace, memmap in the reservation, bound online_movable" resv_bound
+kmsg_mark "resv-$$"
+resv_failed() {
+	failed_teardown "resv-$$" 1 && released
+}
+check "failed memory, memmap on the device: kmem says it reads it once, the memory goes" \
+	resv_failed
 
 again() {
 	run ndctl destroy-namespace -f "$ns" || return 1
