@@ -237,6 +237,10 @@ struct kmem_failure {
  *	enum kmem_loss
  * @memmap_lost_said: kmem_unplug_block() said that it reads the memmap
  *	of failed memory (once per device); under @lock
+ * @dev_size: bytes of the device held, all of its ranges (kmem's @size
+ *	leaves out what is not block aligned): a failure report from offset
+ *	0 over that many is one of the whole device; written by kmem_hold()
+ *	before the holder is published
  */
 struct kmem_dev {
 	struct dev_dax *dev_dax;
@@ -273,6 +277,7 @@ struct kmem_dev {
 	struct kmem_failure last;
 	u8 loss;
 	bool memmap_lost_said;
+	u64 dev_size;
 };
 
 /* "System RAM (kmem)": must outlive any memory this driver fails to remove. */
@@ -539,7 +544,7 @@ static int kmem_notify_failure(struct dax_device *dax_dev, u64 off, u64 len,
 		return -ENXIO;
 	spin_lock(&kdev->stat_lock);
 	had = kdev->loss;
-	now = kmem_loss_merge(had, mf_flags, !off && len >= kdev->size);
+	now = kmem_loss_merge(had, mf_flags, !off && len >= kdev->dev_size);
 	kdev->loss = now;
 	spin_unlock(&kdev->stat_lock);
 	trace_dax_kmem_loss(kdev->name, kmem_loss_names[now], off, len,
@@ -823,13 +828,17 @@ static void kmem_fail_exit(void)
 
 /*
  * Whether the memmap of block @idx may lie on the device: in a slice of
- * its reservation, or on the block itself (memmap "memory"; the core puts
- * it in DRAM where it cannot). Needs kdev->lock.
+ * its reservation, or on the block itself (memmap "memory", which the core
+ * honours only with memory_hotplug.memmap_on_memory set, and only where
+ * the block can hold it). After an adoption, a block still present from
+ * before keeps the memmap it was added with, which this may not tell.
+ * Needs kdev->lock.
  */
 static bool kmem_memmap_on_device(struct kmem_dev *kdev, unsigned int idx)
 {
 	lockdep_assert_held(&kdev->lock);
-	return (kdev->mhp_flags & MHP_MEMMAP_ON_MEMORY) ||
+	return ((kdev->mhp_flags & MHP_MEMMAP_ON_MEMORY) &&
+		mhp_supports_memmap_on_memory()) ||
 	       (kdev->slice && kdev->slice[idx]);
 }
 
@@ -2068,9 +2077,17 @@ static int kmem_setup(struct kmem_dev *kdev, struct dev_dax *dev_dax)
  * (kmem_notify_failure()) until dev_dax_kmem_remove() lets go. A teardown
  * whose kill_dax() ran before this is not seen: the unbind it ends in
  * looks like any other. Retained memory has no device, and hears nothing.
+ * The device's size is taken first: the registration publishes it to
+ * kmem_notify_failure(), and it does not change while a driver is bound.
  */
 static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 {
+	u64 size = 0;
+	int i;
+
+	for (i = 0; i < dev_dax->nr_range; i++)
+		size += range_len(&dev_dax->ranges[i].range);
+	kdev->dev_size = size;
 	return dax_holder_register(dev_dax->dax_dev, kdev, &kmem_holder_ops);
 }
 

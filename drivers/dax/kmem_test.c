@@ -729,7 +729,7 @@ static struct kmem_dev *kmem_test_holder(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, kdev);
 	spin_lock_init(&kdev->stat_lock);
 	kdev->name = "kunit-dax";
-	kdev->size = SZ_128M;
+	kdev->dev_size = SZ_128M;
 	return kdev;
 }
 

@@ -210,14 +210,17 @@ check "teardown with the pin held, vm.memory_failure_recovery=0: kmem told once,
 check "teardown: the pinned pages, only those, were taken from their users (kernel log)" \
 	eq "pages revoked" "$(revoked_logged "loss-$$")" "$PIN_PAGES"
 
+# held_by_pipe PAGES: the blocks are retained by the pipe's poisoned pages,
+# PAGES of them.
 held_by_pipe() {
 	retained_single || return 1
 	errno_is "$rt_errno" EBUSY 16 || { msg "errno $rt_errno, want EBUSY"; return 1; }
 	eq "reason" "$rt_reason" "unmovable page" &&
 		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" \
-			$((hwc0 + PIN_PAGES * PAGE / 1024))
+			$((hwc0 + $1 * PAGE / 1024))
 }
-check "teardown: the pipe's references keep the blocks (EBUSY), poisoned" held_by_pipe
+check "teardown: the pipe's references keep the blocks (EBUSY), poisoned" \
+	held_by_pipe "$PIN_PAGES"
 check "teardown: SIGBUS BUS_MCEERR_AR on every pinned page, the rest reads as written" \
 	stop_checked $((BUF_PAGES - PIN_PAGES)) "$PIN_PAGES"
 check "teardown: the drained pipe lets the memory go, all at the baseline" released
@@ -288,14 +291,8 @@ check "failed memory: the teardown tells kmem of the failure first, no panic" \
 	failed_teardown "failed-$$" 0
 check "failed memory: every page of the buffer taken, pinned or not (kernel log)" \
 	eq "pages revoked" "$(revoked_logged "failed-$$" failed)" "$BUF_PAGES"
-failed_held() {
-	retained_single || return 1
-	errno_is "$rt_errno" EBUSY 16 || { msg "errno $rt_errno, want EBUSY"; return 1; }
-	eq "reason" "$rt_reason" "unmovable page" &&
-		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" \
-			$((hwc0 + BUF_PAGES * PAGE / 1024))
-}
-check "failed memory: the pipe's references keep the blocks (EBUSY), poisoned" failed_held
+check "failed memory: the pipe's references keep the blocks (EBUSY), poisoned" \
+	held_by_pipe "$BUF_PAGES"
 check "failed memory: SIGBUS BUS_MCEERR_AR on every page, none read" \
 	stop_checked 0 "$BUF_PAGES"
 check "failed memory: the drained pipe lets the memory go, all at the baseline" released
