@@ -30,7 +30,7 @@ case $mode in
 shell) : "${VM_TIMEOUT:=14400}" ;;
 demo) : "${VM_TIMEOUT:=900}" ;;
 bench) : "${VM_TIMEOUT:=5400}" ;;
-*) : "${VM_TIMEOUT:=3000}" ;;   # CI has 90 min for everything
+*) : "${VM_TIMEOUT:=3600}" ;;   # CI has 90 min for everything: build + 60
 esac
 # big, small and spare regions (tools/testing/selftests/dax/dax_lib.sh)
 dimms="2048 512 384"
