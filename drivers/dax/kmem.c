@@ -496,7 +496,7 @@ static struct kmem_failure kmem_last_failure(struct kmem_dev *kdev)
  * MF_MEM_PRE_REMOVE is a teardown (the provider does not say whether the
  * memory still reads; kmem takes it that it does). Anything else over the
  * whole device is a failure of the backing itself; a failure of a part
- * is no news of the device (memory_failure() handles the pages). A loss
+ * is no news of the device (its pages are left to the provider). A loss
  * is never taken back, and a failure outranks a teardown.
  */
 static enum kmem_loss kmem_loss_merge(enum kmem_loss had, int mf_flags,
@@ -896,9 +896,10 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
  * on, within offline_timeout_ms more; once it has said that the memory
  * failed, nothing is migrated and every page in use that can be taken is
  * (struct mhp_offline_ctl.unreadable; the memmap is still read, which an
- * error line says once when it lies on the device). @signals says which signals abort
- * it. On failure the block is back in the state it was in (pages taken
- * stay taken) and kdev->last says why. Return: 0 or a negative errno.
+ * error line says once when it lies on the device). @signals says which
+ * signals abort it. On failure the block is back in the state it was in
+ * (pages taken stay taken) and kdev->last says why. Return: 0 or a
+ * negative errno.
  */
 static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 			     unsigned long end,
