@@ -3,10 +3,10 @@
  * page_pin - hold a reference on memory of one NUMA node, in one of two
  * ways that memory hot-remove treats differently.
  *
- * "page_pin -m vmsplice|iouring [-c] [-e] [-u FREE] [-n NODE] [-p PFNFILE]
- * SIZE": map SIZE bytes (a K, M or G suffix is allowed, as for FREE) of
- * anonymous memory, bind it to NODE (default 1) with mbind(MPOL_BIND),
- * touch every page, then:
+ * "page_pin -m vmsplice|iouring [-c] [-e] [-s] [-u FREE] [-n NODE]
+ * [-d DEVICE] [-p PFNFILE] SIZE": map SIZE bytes (a K, M or G suffix is
+ * allowed, as for FREE) of anonymous memory, bind it to NODE (default 1)
+ * with mbind(MPOL_BIND), touch every page, then:
  *
  * -m vmsplice: splice the buffer into a pipe with vmsplice(2), without
  *   SPLICE_F_GIFT, and do not read it; with -u, all but its last FREE
@@ -29,19 +29,34 @@
  *
  *   ready pages=<n> node0=<n> node1=<n> ... other=<n>
  *
+ * With -d it maps SIZE bytes of the device-dax character device DEVICE
+ * (MAP_SHARED, from offset 0) instead, and the placement lines say only
+ * "pages=<n>": the device's memory has no node to move from.
+ *
  * With -e the process asks for early kills of its memory's failures
  * (prctl PR_MCE_KILL_EARLY): a page of it that memory_failure() takes
  * away sends it SIGBUS (BUS_MCEERR_AO) at once, which kills it.
  *
  * Then it waits for SIGUSR1 (blocked from the start, so it may come at any
- * time). With -c it first reads every page of the buffer, catching
- * SIGBUS, and prints
+ * time). With -s it survives SIGBUS while it waits, and then prints
  *
- *   checked pages=<n> intact=<n> sigbus_ar=<n> bad=<n>
+ *   told ao=<n> other=<n>
+ *
+ * ao: the SIGBUS signals with si_code BUS_MCEERR_AO (what memory_failure()
+ * sends a process whose page is taken away, or whose device-dax page is
+ * about to go); other: other SIGBUS signals. Without -s such a signal
+ * kills it.
+ *
+ * With -c it then reads every page of the buffer, catching SIGBUS, and
+ * prints
+ *
+ *   checked pages=<n> intact=<n> sigbus_ar=<n> sigbus_adr=<n> bad=<n>
  *
  * intact: the page reads as written; sigbus_ar: reading it raised SIGBUS
  * with si_code BUS_MCEERR_AR at that page (the page was taken away, as
- * memory_failure() does); bad: anything else (other data, another SIGBUS).
+ * memory_failure() does); sigbus_adr (with -d only): SIGBUS with
+ * BUS_ADRERR at that page (the device is gone: nothing maps it any more);
+ * bad: anything else (other data, another SIGBUS).
  * Then it drains the pipe and checks what it reads, or unregisters the
  * buffer and closes the ring, prints "released" and exits 0.
  * Exit 1 when the drained data is not the buffer's or a page was bad,
@@ -84,11 +99,20 @@ static uint64_t chunk_pfns[CHUNK];
 static sigjmp_buf bus_env;
 static int bus_code;
 static void *bus_addr;
+static int told_ao, told_other;
 
-/* Count the pages of [p, p + len) per node into per_node[] and other. */
+/*
+ * Count the pages of [p, p + len) per node into per_node[] and other;
+ * with @node -1 (a device's memory) only the number of pages.
+ */
 static int print_placement(const char *what, char *p, size_t len,
 			   size_t page, int node)
 {
+	if (node < 0) {
+		printf("%s pages=%zu\n", what, len / page);
+		fflush(stdout);
+		return 0;
+	}
 	if (placement(p, len, page))
 		return -1;
 	printf("%s pages=%zu", what, len / page);
@@ -164,10 +188,23 @@ static int read_page(const char *p, size_t page)
 	return 1;
 }
 
-/* Read every page of [buf, buf + len), say how each read; 1 if one was bad. */
-static int check_pages(char *buf, size_t len, size_t page)
+static void on_sigbus_told(int sig, siginfo_t *si, void *uc)
 {
-	size_t intact = 0, ar = 0, bad = 0, i;
+	(void)sig;
+	(void)uc;
+	if (si->si_code == BUS_MCEERR_AO)
+		__atomic_fetch_add(&told_ao, 1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_add(&told_other, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Read every page of [buf, buf + len), say how each read; 1 if one was
+ * bad. With @dev, SIGBUS BUS_ADRERR at the page is expected, else bad.
+ */
+static int check_pages(char *buf, size_t len, size_t page, int dev)
+{
+	size_t intact = 0, ar = 0, adr = 0, bad = 0, i;
 	struct sigaction sa;
 	char *addr;
 
@@ -185,15 +222,36 @@ static int check_pages(char *buf, size_t len, size_t page)
 		else if (r < 0 && addr >= buf + i && addr < buf + i + page &&
 			 __atomic_load_n(&bus_code, __ATOMIC_SEQ_CST) == BUS_MCEERR_AR)
 			ar++;
+		else if (r < 0 && dev && addr >= buf + i && addr < buf + i + page &&
+			 __atomic_load_n(&bus_code, __ATOMIC_SEQ_CST) == BUS_ADRERR)
+			adr++;
 		else
 			bad++;
 	}
 	/* no later SIGBUS may jump to a stale jump buffer */
 	signal(SIGBUS, SIG_DFL);
-	printf("checked pages=%zu intact=%zu sigbus_ar=%zu bad=%zu\n",
-	       len / page, intact, ar, bad);
+	printf("checked pages=%zu intact=%zu sigbus_ar=%zu sigbus_adr=%zu bad=%zu\n",
+	       len / page, intact, ar, adr, bad);
 	fflush(stdout);
 	return bad ? 1 : 0;
+}
+
+/* Map @len bytes of the device-dax device at @path, shared, from 0. */
+static char *map_device(const char *path, size_t len)
+{
+	char *p;
+	int fd;
+
+	fd = open(path, O_RDWR);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return MAP_FAILED;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		fprintf(stderr, "mmap %s: %s\n", path, strerror(errno));
+	close(fd);
+	return p;
 }
 
 /* Splice all of [buf, buf + len) into a new pipe; its fds into @pfd. */
@@ -320,8 +378,10 @@ static size_t parse_size(const char *s)
 
 int main(int argc, char **argv)
 {
-	const char *pfn_file = NULL, *mode = NULL;
+	const char *pfn_file = NULL, *mode = NULL, *devpath = NULL;
 	int opt, node = 1, sig, rc, rel, ring = -1, check = 0, early = 0;
+	int survive = 0;
+	struct sigaction sa;
 	size_t spliced, free_len = 0;
 	int pfd[2] = { -1, -1 };
 	size_t len, page;
@@ -333,13 +393,19 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return 2;
 
-	while ((opt = getopt(argc, argv, "cem:n:p:u:")) != -1) {
+	while ((opt = getopt(argc, argv, "cd:em:n:p:su:")) != -1) {
 		switch (opt) {
 		case 'c':
 			check = 1;
 			break;
+		case 'd':
+			devpath = optarg;
+			break;
 		case 'e':
 			early = 1;
+			break;
+		case 's':
+			survive = 1;
 			break;
 		case 'u':
 			free_len = parse_size(optarg);
@@ -375,18 +441,32 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	buf = map_on_node(len, node);
+	if (survive) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_sigbus_told;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		if (sigaction(SIGBUS, &sa, NULL))
+			return 2;
+	}
+
+	if (devpath) {
+		buf = map_device(devpath, len);
+	} else {
+		buf = map_on_node(len, node);
+		/* base pages: one pfn a page, one pipe slot a page */
+		if (buf != MAP_FAILED)
+			madvise(buf, len, MADV_NOHUGEPAGE);
+	}
 	if (buf == MAP_FAILED)
 		return 2;
-	/* base pages: one pfn a page, one pipe slot a page */
-	madvise(buf, len, MADV_NOHUGEPAGE);
 	memset(buf, FILL, len);
 
 	if (!strcmp(mode, "vmsplice")) {
 		if (pin_vmsplice(buf, spliced, pfd))
 			return 2;
 	} else {
-		if (print_placement("faulted", buf, len, page, node))
+		if (print_placement("faulted", buf, len, page,
+				    devpath ? -1 : node))
 			return 2;
 		ring = pin_iouring(buf, len);
 		if (ring < 0)
@@ -395,14 +475,22 @@ int main(int argc, char **argv)
 
 	if (pfn_file && write_pfns(pfn_file, buf, len, page))
 		return 2;
-	if (print_placement("ready", buf, len, page, node))
+	if (print_placement("ready", buf, len, page, devpath ? -1 : node))
 		return 2;
 
-	if (sigwait(&set, &sig))
+	while ((rc = sigwait(&set, &sig)) == EINTR)
+		;
+	if (rc)
 		return 2;
+	if (survive) {
+		printf("told ao=%d other=%d\n",
+		       __atomic_load_n(&told_ao, __ATOMIC_SEQ_CST),
+		       __atomic_load_n(&told_other, __ATOMIC_SEQ_CST));
+		fflush(stdout);
+	}
 
 	/* release what is held in any case, report the first failure */
-	rc = check ? check_pages(buf, len, page) : 0;
+	rc = check ? check_pages(buf, len, page, !!devpath) : 0;
 	rel = ring >= 0 ? unpin_iouring(ring) : drain(pfd, spliced);
 	if (rc || rel)
 		return rc ?: rel;
@@ -413,7 +501,7 @@ int main(int argc, char **argv)
 
 usage:
 	fprintf(stderr,
-		"usage: %s -m vmsplice|iouring [-c] [-e] [-u FREE] [-n NODE] [-p PFNFILE] SIZE[K|M|G]\n",
+		"usage: %s -m vmsplice|iouring [-c] [-e] [-s] [-u FREE] [-n NODE] [-d DEVICE] [-p PFNFILE] SIZE[K|M|G]\n",
 		argv[0]);
 	return 2;
 }
