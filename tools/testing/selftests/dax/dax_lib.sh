@@ -130,6 +130,18 @@ new_devdax() {
 	read -r s e < <(kmem_span "$dax")
 }
 
+# devdax_ns: a devdax namespace (2 MiB alignment) filling $region; sets
+# ns and dax, or says why not and returns 1.
+# shellcheck disable=SC2034 # ns is the caller's
+devdax_ns() {
+	local json
+
+	json=$(create_ns "$region" devdax "" -a 2M)
+	ns=$(ns_of "$json")
+	dax=$(dax_of_ns "$json")
+	[ -n "$dax" ] || { msg "cannot create a devdax namespace on $region"; return 1; }
+}
+
 # nd_dax_of NS: the nd-bus dax device that claims namespace NS.
 nd_dax_of() {
 	local d
@@ -1151,6 +1163,14 @@ start_pin() {
 	pin_pid=
 	msg "page_pin -m $mode $* $size ($pin_rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
 	return 1
+}
+
+# pin_kill: kill page_pin if it still runs, remove $PFNS and $OUT (for a
+# test's cleanup).
+pin_kill() {
+	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
+	pin_pid=
+	rm -f "$PFNS" "$OUT"
 }
 
 # stop_pin: SIGUSR1 to page_pin; it must say "released" and exit 0.

@@ -106,12 +106,7 @@ echo 0 >"$MF_EARLY" || ktap_exit_fail_msg "cannot set $MF_EARLY"
 # new_ns: a devdax namespace filling $region, online_movable at bind;
 # sets ns, dax, s, e, node, nb and the baseline (base, hwc0).
 new_ns() {
-	local json
-
-	json=$(create_ns "$region" devdax "" -a 2M)
-	ns=$(ns_of "$json")
-	dax=$(dax_of_ns "$json")
-	[ -n "$dax" ] || { msg "cannot create a devdax namespace on $region"; return 1; }
+	devdax_ns || return 1
 	read -r s e < <(kmem_span "$dax")
 	nb=$(kmem_nblocks "$s" "$e")
 	node=$(dax_attr "$dax" target_node)

@@ -58,8 +58,7 @@ cleaned=
 cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
-	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
-	rm -f "$PFNS" "$OUT"
+	pin_kill
 	# a page left referenced keeps the range: wait for the release
 	[ -n "$dax" ] && wait_until 30 unclaimed
 	kmem_reset
@@ -69,12 +68,7 @@ trap cleanup EXIT
 # new_ns: a devdax namespace filling $region, bound to device_dax; sets
 # ns, dax and the baseline hwc0.
 new_ns() {
-	local json
-
-	json=$(create_ns "$region" devdax "" -a 2M)
-	ns=$(ns_of "$json")
-	dax=$(dax_of_ns "$json")
-	[ -n "$dax" ] || { msg "cannot create a devdax namespace on $region"; return 1; }
+	devdax_ns || return 1
 	if [ "$(dax_drv_of "$dax")" != device_dax ]; then
 		dax_unbind_any "$dax" &&
 			expect_write OK "$DEVDAX_DRV/bind" "$dax" || return 1
