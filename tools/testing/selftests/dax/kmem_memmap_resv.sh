@@ -12,11 +12,13 @@
 #      the value as it was;
 #  (b) DRAM: node 0's free pages (buddy and per-cpu lists, after
 #      drop_caches) before and after a bind adds the device's memory
-#      offline (online_policy "offline"), the median of five rounds, with
-#      memmap "dram" and then "reservation" on the same device and
+#      offline (online_policy "offline"), the median of seven rounds,
+#      with memmap "dram" and then "reservation" on the same device and
 #      kmem.subblock=N (whole blocks, all of them in the reservation):
 #      at most 0.5 MiB per GiB added with the reservation, and the dram
-#      rounds cost at least 90 % of the memmap (2 MiB per 128 MiB) more;
+#      rounds cost at least 90 % of the memmap (2 MiB per 128 MiB) more.
+#      Each figure is read once node 0 holds still, with udev's event
+#      queue stopped and no fork in between (see settled_free);
 #  (c) capacity: online_movable adds every whole block whole (MemTotal
 #      grows by all of them: nothing given up to a memmap), and with
 #      kmem.subblock=Y all of the device (partial blocks take their
@@ -62,7 +64,7 @@ PFNS=/tmp/kmem_memmap_resv.$$.pfns
 OUT=/tmp/kmem_memmap_resv.$$.out
 FILL_OUT=/tmp/kmem_memmap_resv.$$.fill
 HVO=/proc/sys/vm/hugetlb_optimize_vmemmap
-ROUNDS=5
+ROUNDS=7
 
 ktap_print_header
 ktap_set_plan 17
@@ -73,7 +75,9 @@ hvo0=$(cat "$HVO" 2>/dev/null)
 
 pin_pid=
 fill_pid=
+udev_stopped=
 cleanup() {
+	[ -n "$udev_stopped" ] && udevadm control --start-exec-queue
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT" "$FILL_OUT"
@@ -90,14 +94,89 @@ trap cleanup EXIT
 SYS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 nd=
 
-# node_free_kb NODE: free memory of NODE in kB: the buddy allocator's free
-# pages and those on the per-cpu lists of all its zones (/proc/zoneinfo).
+# node_free_kb NODE: sets FREE_KB to the free memory of NODE in kB: the
+# buddy allocator's free pages and those on the per-cpu lists of all its
+# zones (/proc/zoneinfo). Plain bash, no fork: a process started and gone
+# costs node 0 its task and page tables until an RCU grace period later.
 node_free_kb() {
-	awk -v node="$1," '
-		$1 == "Node" { on = ($2 == node) }
-		on && $1 == "pages" && $2 == "free" { f += $3 }
-		on && $1 == "count:" { f += $2 }
-		END { print f * '"$PAGE"' / 1024 }' /proc/zoneinfo
+	local k v rest on=0 f=0
+
+	while read -r k v rest; do
+		case $k in
+		Node) if [ "$v" = "$1," ]; then on=1; else on=0; fi ;;
+		pages) [ $on = 1 ] && [ "$v" = free ] && f=$((f + rest)) ;;
+		count:) [ $on = 1 ] && f=$((f + v)) ;;
+		esac
+	done </proc/zoneinfo
+	FREE_KB=$((f * PAGE / 1024))
+}
+
+# A FIFO open for reading and writing and never written: a read from it
+# with a timeout sleeps without a fork.
+NAP_FIFO=/tmp/kmem_memmap_resv.$$.nap
+mkfifo "$NAP_FIFO" || ktap_exit_fail_msg "cannot make $NAP_FIFO"
+exec {NAP_FD}<>"$NAP_FIFO"
+rm -f "$NAP_FIFO"
+nap() {
+	read -r -t "$1" -u "$NAP_FD" _
+	true
+}
+
+# settled_free: sets FREE_KB to node 0's free kB once it holds still:
+# caches dropped, then read every 0.3 s until two reads agree within
+# 64 kB (the RCU-deferred frees of the processes just gone, at most 20
+# reads). Each read folds the per-cpu counter deltas first (vm.stat_refresh):
+# without that, zoneinfo's free pages are off by up to the vmstat
+# threshold per cpu, hundreds of kB here. Sets SETTLE_READS to the reads
+# it took.
+settled_free() {
+	local prev=-1
+
+	echo 3 >/proc/sys/vm/drop_caches
+	for ((SETTLE_READS = 1; SETTLE_READS <= 20; SETTLE_READS++)); do
+		nap 0.3
+		echo 1 >/proc/sys/vm/stat_refresh
+		node_free_kb 0
+		[ $prev -ge 0 ] && [ $((FREE_KB - prev)) -le 64 ] &&
+			[ $((prev - FREE_KB)) -le 64 ] && return 0
+		prev=$FREE_KB
+	done
+	SETTLE_READS=20
+}
+
+# udev_workers: sets WORKERS to the number of udev's worker processes
+# (comm "(udev-worker)"), without a fork.
+udev_workers() {
+	local f comm
+
+	WORKERS=0
+	for f in /proc/[0-9]*/comm; do
+		{ read -r comm <"$f"; } 2>/dev/null || continue
+		[ "$comm" = "(udev-worker)" ] && WORKERS=$((WORKERS + 1))
+	done
+}
+
+# udev_quiet: udev's event queue stopped (events are kept, no worker is
+# started: a worker forked during a round would be counted as the bind's
+# cost) and its idle workers gone, at most 10 s.
+udev_quiet() {
+	local i
+
+	udevadm settle --timeout=30
+	udevadm control --stop-exec-queue || return 1
+	udev_stopped=1
+	for ((i = 0; i < 100; i++)); do
+		udev_workers
+		[ "$WORKERS" = 0 ] && return 0
+		nap 0.1
+	done
+	msg "udev workers still there after 10 s: $WORKERS"
+}
+
+udev_resume() {
+	udevadm control --start-exec-queue
+	udev_stopped=
+	udevadm settle --timeout=30
 }
 
 # vmstat_value NAME: the counter NAME of /proc/vmstat.
@@ -112,22 +191,29 @@ median() {
 
 # add_cost: the kB of node 0 that adding the device's memory offline takes,
 # the median of $ROUNDS rounds of a bind with online_policy "offline" and
-# an unbind (daxX.Y/state cannot be written "offline"). The device starts
-# and ends unbound. Sets cost_kb and cost_all (every round).
+# an unbind (daxX.Y/state cannot be written "offline"), each figure read
+# by settled_free with udev quiet. The device starts and ends unbound.
+# Sets cost_kb and cost_all (every round).
 add_cost() {
-	local i a b costs=()
+	local i a b costs=() reads=() rc=0
 
 	expect_write OK "$POL" offline || return 1
+	sync
+	udev_quiet || return 1
 	for ((i = 0; i < ROUNDS; i++)); do
-		sync
-		echo 3 >/proc/sys/vm/drop_caches
-		a=$(node_free_kb 0)
-		kmem_bind "$dax" || return 1
-		b=$(node_free_kb 0)
+		settled_free
+		a=$FREE_KB
+		reads+=("$SETTLE_READS")
+		kmem_bind "$dax" || { rc=1; break; }
+		settled_free
+		b=$FREE_KB
+		reads[i]+=/$SETTLE_READS
 		costs+=($((a - b)))
-		blocks_all "$ws" "$we" offline || return 1
-		kmem_unbind "$dax" || return 1
+		blocks_all "$ws" "$we" offline && kmem_unbind "$dax" || { rc=1; break; }
 	done
+	udev_resume
+	[ $rc = 0 ] || return 1
+	msg "reads until node 0 held still (before/after): ${reads[*]}"
 	cost_all=${costs[*]}
 	cost_kb=$(median "${costs[@]}")
 	expect_write OK "$POL" unplugged
@@ -366,10 +452,13 @@ readopt_resv() {
 	expect_write OK "$MM" reservation && expect_write OK "$POL" offline || return 1
 	kmsg_mark "$KMSG_TAG-readopt"
 	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	a=$(node_free_kb 0)
-	kmem_bind "$dax" || return 1
-	b=$(node_free_kb 0)
+	udev_quiet || return 1
+	settled_free
+	a=$FREE_KB
+	kmem_bind "$dax" || { udev_resume; return 1; }
+	settled_free
+	b=$FREE_KB
+	udev_resume
 	cost=$((a - b))
 	memmap_kb=$((added * KMEM_MB / 64 / 1024))
 	msg "re-adopted with $present bytes present; $added blocks added:" \
