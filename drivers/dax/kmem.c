@@ -51,7 +51,10 @@
  * the snapshot an "unplugged" write rolls back to can miss it. Outside
  * transitions, a foreign online that would put a block into a kernel zone
  * is refused with -EPERM while the device's memory is movable (see
- * kmem_veto()).
+ * kmem_veto()). A device its provider may lose without warning
+ * (daxX.Y/removal "surprise") gets no kernel zone at all, from anybody,
+ * ours included, unless kernel_zone_surprise is set: kernel data there
+ * could not be taken back when the device goes.
  *
  * Every offline this driver starts is bounded in time, from any loop of
  * core mm's offlining (struct mhp_offline_ctl): one attempt on one block by
@@ -225,6 +228,9 @@ struct kmem_failure {
  * @bytes: bytes per enum kmem_bstate (blocks may be partial)
  * @want_online: the device was onlined with the word "online"
  * @movable: the device was last onlined with "online_movable"
+ * @surprise: the device may go without warning (daxX.Y/removal
+ *	"surprise"): no kernel zone unless kernel_zone_surprise; set at
+ *	bind, before any block is added
  * @busy: a whole-device transition of ours is running
  * @actor: the task running it: its memory block changes are ours
  * @offline_attempts: unplug attempts of single blocks
@@ -269,6 +275,7 @@ struct kmem_dev {
 	u64 bytes[KMEM_B_MAX];
 	bool want_online;
 	bool movable;
+	bool surprise;
 	bool busy;
 	struct task_struct *actor;
 	unsigned long offline_attempts;
@@ -300,6 +307,7 @@ static unsigned int unbind_timeout_ms = 60000;
 static unsigned int unplug_retries = 3;
 static bool subblock = true;
 static unsigned int retry_max_delay_ms = 60000;
+static bool kernel_zone_surprise;
 
 static int kmem_policy_set(const char *val, const struct kernel_param *kp)
 {
@@ -353,6 +361,10 @@ MODULE_PARM_DESC(retry_max_delay_ms,
 module_param(subblock, bool, 0644);
 MODULE_PARM_DESC(subblock,
 		 "Add the parts of memory blocks at a range's ends too (2 MiB granules), read at bind; default Y (N: whole memory blocks only)");
+
+module_param(kernel_zone_surprise, bool, 0644);
+MODULE_PARM_DESC(kernel_zone_surprise,
+		 "Let memory of a device that may go without warning (daxX.Y/removal \"surprise\") be onlined into a kernel zone; default N");
 
 /* ---- block bookkeeping ------------------------------------------------ */
 
@@ -628,10 +640,66 @@ static bool kmem_movable(struct kmem_dev *kdev)
 }
 
 /*
+ * Whether an online of a block of @kdev into @zone is refused because the
+ * device may go without warning: kernel data in it (slab, page tables,
+ * stacks) could neither move nor be taken from its users then. Needs
+ * kdev->stat_lock.
+ */
+static bool kmem_surprise_refuses(struct kmem_dev *kdev, unsigned long action,
+				  enum zone_type zone)
+{
+	lockdep_assert_held(&kdev->stat_lock);
+	return action == MEM_GOING_ONLINE && zone != ZONE_MOVABLE &&
+	       kdev->surprise && !READ_ONCE(kernel_zone_surprise);
+}
+
+/*
+ * kmem_online_type - the online type of a transition of ours to @want
+ *
+ * "online" lets the kernel pick the zone, among ZONE_MOVABLE only for a
+ * device that may go without warning (kmem_surprise_refuses()).
+ * "online_kernel" of such a device is refused before any block changes:
+ * see kmem_want_refused().
+ */
+static enum mmop kmem_online_type(struct kmem_dev *kdev, enum kmem_state want)
+{
+	enum mmop type = kmem_state_mmop(want);
+
+	spin_lock(&kdev->stat_lock);
+	if (type == MMOP_ONLINE &&
+	    kmem_surprise_refuses(kdev, MEM_GOING_ONLINE, ZONE_NORMAL))
+		type = MMOP_ONLINE_MOVABLE;
+	spin_unlock(&kdev->stat_lock);
+	return type;
+}
+
+/*
+ * kmem_want_refused - -EPERM for "online_kernel" of a device that may go
+ * without warning, said once in the log per refusal; 0 otherwise
+ */
+static int kmem_want_refused(struct kmem_dev *kdev, enum kmem_state want)
+{
+	bool refused;
+
+	if (want != KMEM_S_ONLINE_KERNEL)
+		return 0;
+	spin_lock(&kdev->stat_lock);
+	refused = kmem_surprise_refuses(kdev, MEM_GOING_ONLINE, ZONE_NORMAL);
+	spin_unlock(&kdev->stat_lock);
+	if (!refused)
+		return 0;
+	pr_info_ratelimited("%s: online_kernel refused: the device may go without warning (kmem.kernel_zone_surprise=N)\n",
+			    kdev->name);
+	return -EPERM;
+}
+
+/*
  * kmem_veto - whether @task may online or offline a block of ours now
  *
  * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
- * kdev->stat_lock held. While a transition of ours runs, only its own task
+ * kdev->stat_lock held. A device that may go without warning gets no
+ * kernel zone, whoever asks (kmem_surprise_refuses()). While a transition
+ * of ours runs, only its own task
  * changes our blocks: another writer would be seen (and rolled back over)
  * by a transition that did not make the change. Outside transitions,
  * memory of a movable device stays movable: a plain "online" (or
@@ -644,6 +712,8 @@ static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
 		     enum zone_type zone, struct task_struct *task)
 {
 	lockdep_assert_held(&kdev->stat_lock);
+	if (kmem_surprise_refuses(kdev, action, zone))
+		return -EPERM;
 	if (kdev->busy)
 		return task == kdev->actor ? 0 : -EBUSY;
 	if (action != MEM_GOING_ONLINE || zone == ZONE_MOVABLE)
@@ -664,6 +734,7 @@ static int kmem_memory_notify(struct notifier_block *nb, unsigned long action,
 	struct kmem_dev *kdev = container_of(nb, struct kmem_dev, nb);
 	struct memory_notify *mn = arg;
 	enum zone_type zone = ZONE_MOVABLE;
+	const char *why = NULL;
 	enum kmem_bstate new;
 	int idx, rc = 0;
 
@@ -689,6 +760,12 @@ static int kmem_memory_notify(struct notifier_block *nb, unsigned long action,
 		goto out;
 	if (action == MEM_GOING_ONLINE || action == MEM_GOING_OFFLINE) {
 		rc = kmem_veto(kdev, action, zone, current);
+		if (rc == -EBUSY)
+			why = "a transition of the device is running";
+		else if (kmem_surprise_refuses(kdev, action, zone))
+			why = "the device may go without warning (kmem.kernel_zone_surprise=N)";
+		else
+			why = "the device's memory is movable";
 		goto out;
 	}
 	new = KMEM_B_OFFLINE;
@@ -701,9 +778,7 @@ out:
 		pr_info_ratelimited("%s: block %#llx: %s refused (%d): %s\n",
 				    kdev->name, kmem_block_addr(kdev, idx),
 				    action == MEM_GOING_ONLINE ? "online" : "offline",
-				    rc, rc == -EBUSY ?
-				    "a transition of the device is running" :
-				    "the device's memory is movable");
+				    rc, why);
 	return notifier_from_errno(rc);
 }
 
@@ -975,7 +1050,7 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
  */
 static int kmem_plug_all(struct kmem_dev *kdev, enum kmem_state want)
 {
-	enum mmop type = kmem_state_mmop(want);
+	enum mmop type = kmem_online_type(kdev, want);
 	unsigned int idx;
 	unsigned long end;
 	int rc = 0;
@@ -1092,7 +1167,7 @@ static bool kmem_incomplete(struct kmem_dev *kdev)
  */
 static int kmem_complete(struct kmem_dev *kdev, enum kmem_state want)
 {
-	enum mmop type = kmem_state_mmop(want);
+	enum mmop type = kmem_online_type(kdev, want);
 	unsigned int idx, i;
 	unsigned long end;
 	u8 *old;
@@ -1245,6 +1320,8 @@ static ssize_t state_store(struct device *dev, struct device_attribute *attr,
 	cur = kmem_state(kdev);
 	if (cur == want && (want == KMEM_S_UNPLUGGED || !kmem_incomplete(kdev)))
 		rc = 0;
+	else if (kmem_want_refused(kdev, want))
+		rc = -EPERM;
 	else if (want != KMEM_S_UNPLUGGED &&
 		 kmem_loss_read(kdev) != KMEM_LOSS_NONE)
 		rc = -ENXIO;	/* adds no memory to a device going away */
@@ -2093,6 +2170,18 @@ static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 }
 
 /*
+ * Take the removal class of @dev_dax, which cannot change while it is
+ * bound to kmem (daxX.Y/removal is -EBUSY then). Blocks present keep
+ * their zone; it rules the onlines from now on.
+ */
+static void kmem_set_surprise(struct kmem_dev *kdev, struct dev_dax *dev_dax)
+{
+	spin_lock(&kdev->stat_lock);
+	kdev->surprise = READ_ONCE(dev_dax->removal) == DAX_REMOVAL_SURPRISE;
+	spin_unlock(&kdev->stat_lock);
+}
+
+/*
  * kmem_adopt - a bind takes retained memory on the new device's terms
  * @old: the retained device, claimed off the list
  * @probe: what the bind built for @dev_dax; only its name is taken
@@ -2142,8 +2231,11 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		old->slice = NULL;
 	}
 	old->dev_dax = dev_dax;
+	kmem_set_surprise(old, dev_dax);
+	if (kmem_want_refused(old, want))
+		want = KMEM_S_UNPLUGGED;	/* the blocks present stay */
 	if (want != KMEM_S_UNPLUGGED) {
-		enum mmop type = kmem_state_mmop(want);
+		enum mmop type = kmem_online_type(old, want);
 
 		kmem_set_busy(old, true);
 		for (idx = 0; idx < old->nr_blocks; idx++)
@@ -2221,9 +2313,12 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 	}
 
 	kdev->dev_dax = dev_dax;
+	kmem_set_surprise(kdev, dev_dax);
 	want = kmem_policy_state(dev_dax);
 	mutex_lock(&kdev->lock);
-	rc = want == KMEM_S_UNPLUGGED ? 0 : kmem_plug_all(kdev, want);
+	rc = kmem_want_refused(kdev, want);
+	if (!rc && want != KMEM_S_UNPLUGGED)
+		rc = kmem_plug_all(kdev, want);
 	trace_dax_kmem_transition(kdev->name,
 				  kmem_state_names[KMEM_S_UNPLUGGED],
 				  kmem_state_names[want], rc);

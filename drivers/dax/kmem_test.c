@@ -641,6 +641,51 @@ static void dax_kmem_veto(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), 0);
 }
 
+/*
+ * A device that may go without warning gets no kernel zone from anybody,
+ * a transition of ours included, unless kernel_zone_surprise is set: our
+ * online_kernel is refused before it starts, our online picks among
+ * ZONE_MOVABLE only. ZONE_MOVABLE and offlining are not its business.
+ */
+static void dax_kmem_veto_surprise(struct kunit *test)
+{
+	u64 r[1][2] = { { 0, 0 } };
+	struct task_struct *other = (struct task_struct *)test;
+	bool was = kernel_zone_surprise;
+	struct kmem_dev *kdev;
+
+	r[0][0] = MB_(8);
+	r[0][1] = MB_(3);
+	kdev = kmem_test_kdev(test, 1, r);
+	kmem_test_set(kdev, 0, KMEM_B_OFFLINE);
+	kdev->surprise = true;
+	kernel_zone_surprise = false;
+
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), -EPERM);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), 0);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_NORMAL, other), 0);
+	/* our own transitions: online_kernel refused, online movable only */
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_KERNEL), -EPERM);
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE), 0);
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_MOVABLE), 0);
+	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_ONLINE), MMOP_ONLINE_MOVABLE);
+	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_OFFLINE), MMOP_OFFLINE);
+	kdev->busy = true;
+	kdev->actor = current;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, current), -EPERM);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, current), 0);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_NORMAL, current), 0);
+	/* the override: the rules of any other device */
+	kernel_zone_surprise = true;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, current), 0);
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_ONLINE), MMOP_ONLINE);
+	kdev->busy = false;
+	kdev->actor = NULL;
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), 0);
+	kernel_zone_surprise = was;
+}
+
 /* A pfn is shown in hexadecimal, or as "unknown", never as a number. */
 static void dax_kmem_pfn_shown(struct kunit *test)
 {
@@ -957,6 +1002,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_ranges_emitted),
 	KUNIT_CASE(dax_kmem_adopt_node),
 	KUNIT_CASE(dax_kmem_veto),
+	KUNIT_CASE(dax_kmem_veto_surprise),
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),

@@ -473,7 +473,7 @@ kmem_param_set() {
 
 declare -A KMEM_SAVED
 KMEM_TUNABLES="online_policy offline_timeout_ms unbind_timeout_ms unplug_retries"
-KMEM_TUNABLES+=" retry_max_delay_ms subblock"
+KMEM_TUNABLES+=" retry_max_delay_ms subblock kernel_zone_surprise"
 
 # kmem_params_save / kmem_params_restore: the module parameters a test
 # changes, and auto_online_blocks.

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Bad input to the kmem driver's files. daxX.Y/state (with the memory
-# online_movable, then unplugged), daxX.Y/online_policy, daxX.Y/memmap and
-# the module parameter online_policy each get garbage, an empty line, whitespace only,
+# online_movable, then unplugged), daxX.Y/online_policy, daxX.Y/memmap,
+# daxX.Y/removal and the module parameter online_policy each get garbage,
+# an empty line, whitespace only,
 # 5000 bytes, and a valid word with garbage after it; state also gets
 # "offline" and online words in the wrong state, the module parameter gets
 # "default" (a device word only), and the time parameters get 0 and one
-# past an hour. Each write must fail with the errno the
+# past an hour, subblock and kernel_zone_surprise get words that are not
+# booleans. Each write must fail with the errno the
 # spec gives (EINVAL, EBUSY) and change nothing: the state, both policies,
 # every memory block and its zone, MemTotal and /proc/iomem are compared
 # before and after. (A zero-length write never reaches the driver: sysfs
@@ -27,7 +29,7 @@ require_region small
 RACE_SECONDS=8
 
 ktap_print_header
-ktap_set_plan 47
+ktap_set_plan 55
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -58,6 +60,7 @@ ST=$SYS_DAX/devices/$dax/state
 POL=$SYS_DAX/devices/$dax/online_policy
 MPOL=$KMEM_PARAMS/online_policy
 MMP=$SYS_DAX/devices/$dax/memmap
+RMV=$SYS_DAX/devices/$dax/removal
 printf -v LONG '%5000s' ''
 LONG=${LONG// /x}
 
@@ -66,7 +69,9 @@ snapshot() {
 	local b
 
 	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
-		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")"
+		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")" \
+		"removal=$(read_word "$RMV")" \
+		"kernel_zone_surprise=$(kmem_param kernel_zone_surprise)"
 	echo "MemTotal=$(meminfo_kb MemTotal)"
 	for b in $(blocks_of "$s" "$e"); do
 		[ -d "$b" ] && echo "$(basename "$b") $(cat "$b/state") $(cat "$b/valid_zones")"
@@ -147,6 +152,17 @@ memmap_word_ok() {
 check "memmap (bound): 'dram' EBUSY, 'reservation' and a newline OK, no change" \
 	unchanged_by memmap_word_ok
 
+# --- daxX.Y/removal (a pmem namespace: 'announced') ---
+
+battery "$RMV" announced "removal"
+removal_word_ok() {
+	expect_write EBUSY "$RMV" $'surprise\n' &&
+		expect_write OK "$RMV" $'announced\n' &&
+		eq "removal" "$(read_word "$RMV")" announced
+}
+check "removal (bound): 'surprise' EBUSY, 'announced' and a newline OK, no change" \
+	unchanged_by removal_word_ok
+
 # --- the module parameter online_policy ---
 
 battery "$MPOL" online_movable "module online_policy"
@@ -203,6 +219,24 @@ subblock_param_ok() {
 }
 check "module subblock: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
 	subblock_param_ok
+
+# kernel_zone_surprise_ok: kmem.kernel_zone_surprise takes a boolean only;
+# Y and N are taken and read back, and the old value goes back.
+kernel_zone_surprise_ok() {
+	local f=$KMEM_PARAMS/kernel_zone_surprise old rc=0
+
+	old=$(kmem_param kernel_zone_surprise)
+	refused EINVAL "$f" maybe || rc=1
+	refused EINVAL "$f" 2 || rc=1
+	expect_write OK "$f" Y && eq kernel_zone_surprise "$(kmem_param kernel_zone_surprise)" Y ||
+		rc=1
+	expect_write OK "$f" N && eq kernel_zone_surprise "$(kmem_param kernel_zone_surprise)" N ||
+		rc=1
+	expect_write OK "$f" "$old" || rc=1
+	return $rc
+}
+check "module kernel_zone_surprise: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
+	kernel_zone_surprise_ok
 
 # --- daxX.Y/state, memory unplugged ---
 

@@ -7,7 +7,14 @@
 # structs go into the node's ZONE_NORMAL when it has one and never move,
 # so a block holding them cannot be offlined before a reboot. The test
 # starts on a memoryless node, so that this happens to the device, on
-# purpose (checked: no thread before, both after):
+# purpose (checked: no thread before, both after). The device is first
+# marked as one that may go without warning (daxX.Y/removal "surprise"):
+#  - a bind with online_policy online_kernel fails with EPERM, nothing is
+#    added, the node stays memoryless, the kernel log says why;
+#  - bound with online_policy offline, online_kernel through daxX.Y/state
+#    and through a block's memoryN/state is refused with EPERM, nothing
+#    changes, and removal cannot change while bound (EBUSY);
+#  - with kmem.kernel_zone_surprise=Y the rest runs as for any device:
 #  - bound with online_policy online_kernel: state online_kernel, every
 #    block online in ZONE_NORMAL, all of it counted as kernel memory;
 #  - online_movable and online are refused with EBUSY, offline with
@@ -39,7 +46,7 @@ require_region big
 PAGE=$(getconf PAGESIZE)
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 14
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -99,9 +106,63 @@ present_normal() {
 	return $rc
 }
 
+# --- a device that may go without warning: no kernel zone ---
+
+RMV=$SYS_DAX/devices/$dax/removal
+
+mark_surprise() {
+	eq "$dax removal" "$(read_word "$RMV")" announced &&
+		expect_write OK "$RMV" surprise &&
+		eq "$dax removal" "$(read_word "$RMV")" surprise
+}
+check "removal: a pmem device reads announced; surprise taken" mark_surprise
+
+# surprise_bind_refused: a bind with online_policy online_kernel fails with
+# EPERM; nothing is added, the node stays memoryless, the log says why.
+surprise_bind_refused() {
+	local before rc=0
+
+	dax_unbind_any "$dax" && expect_write OK "$POL" online_kernel || return 1
+	before=$(picture)
+	kmsg_mark "kzone-surprise-$$"
+	kmem_bind "$dax" && { msg "$dax bound to kmem"; return 1; }
+	eq "bind error" "$kmem_bind_err" EPERM || rc=1
+	eq "$dax driver" "$(dax_drv_of "$dax")" none || rc=1
+	unchanged_since "$before" || rc=1
+	node_has has_memory "$node" && { msg "node $node has memory"; rc=1; }
+	kmsg_since "kzone-surprise-$$" |
+		grep -q "$dax: online_kernel refused: the device may go without warning" ||
+		{ msg "no refusal naming the removal class in the kernel log"; rc=1; }
+	return $rc
+}
+check "surprise, kernel_zone_surprise=N: bind online_kernel is EPERM, nothing added" \
+	surprise_bind_refused
+
+# surprise_bound_offline: bound with policy offline; online_kernel through
+# daxX.Y/state and a block's memoryN/state is EPERM, removal is EBUSY;
+# nothing changes; then the device is unbound again.
+surprise_bound_offline() {
+	local before b rc=0
+
+	expect_write OK "$POL" offline && kmem_bind "$dax" || return 1
+	before=$(picture)
+	w EPERM online_kernel || rc=1
+	b=$(blocks_of "$s" "$e" | head -n 1)
+	expect_write EPERM "$b/state" online_kernel || rc=1
+	expect_write EBUSY "$RMV" announced || rc=1
+	unchanged_since "$before" || rc=1
+	eq "$dax state" "$(dax_state "$dax")" offline || rc=1
+	node_has has_memory "$node" && { msg "node $node has memory"; rc=1; }
+	w OK unplugged && kmem_unbind "$dax" || rc=1
+	return $rc
+}
+check "surprise, bound offline: online_kernel (state, memoryN/state) EPERM, removal EBUSY" \
+	surprise_bound_offline
+
 bind_kernel() {
 	local rc=0
 
+	kmem_param_set kernel_zone_surprise Y || return 1
 	node_has has_memory "$node" && { msg "node $node has memory before the bind"; rc=1; }
 	eq "node $node threads before" "$(node_threads "$node")" "" || rc=1
 	dax_unbind_any "$dax" && expect_write OK "$POL" online_kernel || return 1
@@ -117,7 +178,7 @@ bind_kernel() {
 	memtotal_grew_by $(((e - s) / 1024)) || rc=1
 	return $rc
 }
-check "memoryless node, bind online_kernel: node's threads start, every block online in Normal" \
+check "surprise, kernel_zone_surprise=Y, bind online_kernel: threads start, all in Normal" \
 	bind_kernel
 
 # refused_stays WORD WANT: writing WORD gives WANT; nothing changes, the
