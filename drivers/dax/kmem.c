@@ -697,25 +697,35 @@ static int kmem_want_refused(struct kmem_dev *kdev, enum kmem_state want)
  * kmem_veto - whether @task may online or offline a block of ours now
  *
  * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
- * kdev->stat_lock held. A device that may go without warning gets no
- * kernel zone, whoever asks (kmem_surprise_refuses()). While a transition
- * of ours runs, only its own task
+ * kdev->stat_lock held. While a transition of ours runs, only its own task
  * changes our blocks: another writer would be seen (and rolled back over)
- * by a transition that did not make the change. Outside transitions,
- * memory of a movable device stays movable: a plain "online" (or
- * "online_kernel") of one of its blocks would put it into a kernel zone,
- * where the node's own kernel allocations land and keep it from ever
- * being removed (kmem_movable() says when a device is movable).
+ * by a transition that did not make the change. The transition's own
+ * changes all go: it asks for no kernel zone that kmem_surprise_refuses()
+ * forbids (kmem_want_refused() and kmem_online_type() see to that before
+ * it starts), and a rollback must be able to put back a block that was
+ * in a kernel zone. Outside transitions, a device that may go without
+ * warning gets no kernel zone (kmem_surprise_refuses()), and memory of a
+ * movable device stays movable: a plain "online" (or "online_kernel") of
+ * one of its blocks would put it into a kernel zone, where the node's own
+ * kernel allocations land and keep it from ever being removed
+ * (kmem_movable() says when a device is movable). *@why says why a
+ * change is refused.
  * Return: 0, or the negative errno the writer gets.
  */
 static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
-		     enum zone_type zone, struct task_struct *task)
+		     enum zone_type zone, struct task_struct *task,
+		     const char **why)
 {
 	lockdep_assert_held(&kdev->stat_lock);
-	if (kmem_surprise_refuses(kdev, action, zone))
-		return -EPERM;
-	if (kdev->busy)
+	if (kdev->busy) {
+		*why = "a transition of the device is running";
 		return task == kdev->actor ? 0 : -EBUSY;
+	}
+	if (kmem_surprise_refuses(kdev, action, zone)) {
+		*why = "the device may go without warning (kmem.kernel_zone_surprise=N)";
+		return -EPERM;
+	}
+	*why = "the device's memory is movable";
 	if (action != MEM_GOING_ONLINE || zone == ZONE_MOVABLE)
 		return 0;
 	return kmem_movable(kdev) ? -EPERM : 0;
@@ -734,7 +744,7 @@ static int kmem_memory_notify(struct notifier_block *nb, unsigned long action,
 	struct kmem_dev *kdev = container_of(nb, struct kmem_dev, nb);
 	struct memory_notify *mn = arg;
 	enum zone_type zone = ZONE_MOVABLE;
-	const char *why = NULL;
+	const char *why = "";
 	enum kmem_bstate new;
 	int idx, rc = 0;
 
@@ -759,13 +769,7 @@ static int kmem_memory_notify(struct notifier_block *nb, unsigned long action,
 	if (kdev->bstate[idx] == KMEM_B_UNPLUGGED)
 		goto out;
 	if (action == MEM_GOING_ONLINE || action == MEM_GOING_OFFLINE) {
-		rc = kmem_veto(kdev, action, zone, current);
-		if (rc == -EBUSY)
-			why = "a transition of the device is running";
-		else if (kmem_surprise_refuses(kdev, action, zone))
-			why = "the device may go without warning (kmem.kernel_zone_surprise=N)";
-		else
-			why = "the device's memory is movable";
+		rc = kmem_veto(kdev, action, zone, current, &why);
 		goto out;
 	}
 	new = KMEM_B_OFFLINE;
@@ -2170,6 +2174,34 @@ static int kmem_hold(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 }
 
 /*
+ * kmem_bind_want - the state a bind of @dev_dax brings @kdev to
+ *
+ * The device's online policy, except that a default (kmem's online_policy
+ * or memory hotplug's, for a device whose own word is "default" or
+ * "system") of online_kernel becomes online_movable for a device that may
+ * go without warning, said in the log: only the device's own
+ * online_kernel is refused (kmem_want_refused()). Call after
+ * kmem_set_surprise().
+ */
+static enum kmem_state kmem_bind_want(struct kmem_dev *kdev,
+				      struct dev_dax *dev_dax)
+{
+	enum kmem_state want = kmem_policy_state(dev_dax);
+	bool refused;
+
+	if (want != KMEM_S_ONLINE_KERNEL ||
+	    READ_ONCE(dev_dax->online_policy) == DAX_ONLINE_POLICY_ONLINE_KERNEL)
+		return want;
+	spin_lock(&kdev->stat_lock);
+	refused = kmem_surprise_refuses(kdev, MEM_GOING_ONLINE, ZONE_NORMAL);
+	spin_unlock(&kdev->stat_lock);
+	if (!refused)
+		return want;
+	dev_info(&dev_dax->dev, "the default online_kernel becomes online_movable: the device may go without warning\n");
+	return KMEM_S_ONLINE_MOVABLE;
+}
+
+/*
  * Take the removal class of @dev_dax, which cannot change while it is
  * bound to kmem (daxX.Y/removal is -EBUSY then). Blocks present keep
  * their zone; it rules the onlines from now on.
@@ -2196,7 +2228,7 @@ static void kmem_set_surprise(struct kmem_dev *kdev, struct dev_dax *dev_dax)
 static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 		      struct dev_dax *dev_dax)
 {
-	enum kmem_state want = kmem_policy_state(dev_dax);
+	enum kmem_state want;
 	unsigned int i, idx;
 	const char **names;
 	u64 had;
@@ -2232,6 +2264,7 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 	}
 	old->dev_dax = dev_dax;
 	kmem_set_surprise(old, dev_dax);
+	want = kmem_bind_want(old, dev_dax);
 	if (kmem_want_refused(old, want))
 		want = KMEM_S_UNPLUGGED;	/* the blocks present stay */
 	if (want != KMEM_S_UNPLUGGED) {
@@ -2314,7 +2347,7 @@ static int dev_dax_kmem_probe(struct dev_dax *dev_dax)
 
 	kdev->dev_dax = dev_dax;
 	kmem_set_surprise(kdev, dev_dax);
-	want = kmem_policy_state(dev_dax);
+	want = kmem_bind_want(kdev, dev_dax);
 	mutex_lock(&kdev->lock);
 	rc = kmem_want_refused(kdev, want);
 	if (!rc && want != KMEM_S_UNPLUGGED)

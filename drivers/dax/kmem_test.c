@@ -579,10 +579,11 @@ static void dax_kmem_adopt_node(struct kunit *test)
 static int kmem_test_veto(struct kmem_dev *kdev, unsigned long action,
 			  enum zone_type zone, struct task_struct *task)
 {
+	const char *why;
 	int rc;
 
 	spin_lock(&kdev->stat_lock);
-	rc = kmem_veto(kdev, action, zone, task);
+	rc = kmem_veto(kdev, action, zone, task, &why);
 	spin_unlock(&kdev->stat_lock);
 	return rc;
 }
@@ -642,10 +643,12 @@ static void dax_kmem_veto(struct kunit *test)
 }
 
 /*
- * A device that may go without warning gets no kernel zone from anybody,
- * a transition of ours included, unless kernel_zone_surprise is set: our
- * online_kernel is refused before it starts, our online picks among
- * ZONE_MOVABLE only. ZONE_MOVABLE and offlining are not its business.
+ * A device that may go without warning gets no kernel zone unless
+ * kernel_zone_surprise is set: another writer's online is vetoed, our
+ * online_kernel is refused before it starts and our online picks among
+ * ZONE_MOVABLE only; a transition of ours that runs (a rollback) may put
+ * a block back in a kernel zone. ZONE_MOVABLE and offlining are not its
+ * business.
  */
 static void dax_kmem_veto_surprise(struct kunit *test)
 {
@@ -670,19 +673,18 @@ static void dax_kmem_veto_surprise(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_MOVABLE), 0);
 	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_ONLINE), MMOP_ONLINE_MOVABLE);
 	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_OFFLINE), MMOP_OFFLINE);
+	/* a transition's own changes go: a rollback puts kernel blocks back */
 	kdev->busy = true;
 	kdev->actor = current;
-	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, current), -EPERM);
-	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, current), 0);
-	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_NORMAL, current), 0);
-	/* the override: the rules of any other device */
-	kernel_zone_surprise = true;
 	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, current), 0);
-	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_KERNEL), 0);
-	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_ONLINE), MMOP_ONLINE);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), -EBUSY);
 	kdev->busy = false;
 	kdev->actor = NULL;
+	/* the override: the rules of any other device */
+	kernel_zone_surprise = true;
 	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other), 0);
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kmem_online_type(kdev, KMEM_S_ONLINE), MMOP_ONLINE);
 	kernel_zone_surprise = was;
 }
 
