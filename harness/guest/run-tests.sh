@@ -210,6 +210,8 @@ for t in "${list[@]}"; do
 	retries=$((retries + r))
 	armed=$(injection_armed | tr '\n' ' ')
 	injection_disarm
+	# a test killed at its timeout may have left udev's queue stopped
+	udevadm control --start-exec-queue 2>/dev/null
 	dmesg -c >/tmp/dmesg.test
 	cat /tmp/dmesg.test >>/tmp/dmesg.all
 	ld1=$(lockdep_on)

@@ -1105,15 +1105,18 @@ kmem_settled() {
 	return 1
 }
 
-# kmem_reset: best effort back to a clean slate, for every test at its start
-# and at its end; what it cannot undo shows in the next test. No fault
-# injected; every device bound to kmem unplugged through its state file and
-# unbound; a device still bound to kmem (stock kmem has no state file) has
-# its memory blocks offlined from the last to the first (a block's metadata
-# may sit in an earlier one) and daxctl takes it back to devdax; then every
-# namespace is destroyed.
+# kmem_reset [keep_kernel]: best effort back to a clean slate, for every
+# test at its start and at its end; what it cannot undo shows in the next
+# test. No fault injected; every device bound to kmem unplugged through its
+# state file and unbound; a device still bound to kmem (stock kmem has no
+# state file) has its memory blocks offlined from the last to the first (a
+# block's metadata may sit in an earlier one) and daxctl takes it back to
+# devdax; then every namespace is destroyed. With keep_kernel, a device
+# bound to kmem with its memory online_kernel is left as it is: what of it
+# could go would go later, in kmem's background retry of retained memory,
+# under the caller's measurements of MemTotal.
 kmem_reset() {
-	local d b
+	local d b keep=${1:-}
 
 	kmem_fail_off
 	for d in "$SYS_DAX"/devices/dax*; do
@@ -1122,6 +1125,7 @@ kmem_reset() {
 		if ! kmem_bound "$d" || [ ! -e "$SYS_DAX/devices/$d/state" ]; then
 			continue
 		fi
+		[ "$keep" = keep_kernel ] && [ "$(dax_state "$d")" = online_kernel ] && continue
 		sysfs_err "$SYS_DAX/devices/$d/state" unplugged >/dev/null
 		sysfs_err "$KMEM_DRV/unbind" "$d" >/dev/null
 	done
@@ -1129,6 +1133,7 @@ kmem_reset() {
 		[ -e "$d" ] || continue
 		d=${d##*/}
 		[ "$(dax_drv_of "$d")" = kmem ] || continue
+		[ "$keep" = keep_kernel ] && [ "$(dax_state "$d")" = online_kernel ] && continue
 		for b in $(kmem_blocks_of "$d" | tac); do
 			[ "$(cat "$b/state")" = offline ] || echo offline 2>/dev/null >"$b/state"
 		done

@@ -14,7 +14,9 @@
 #  - bound with online_policy offline, online_kernel through daxX.Y/state
 #    and through a block's memoryN/state is refused with EPERM, nothing
 #    changes, and removal cannot change while bound (EBUSY);
-#  - with kmem.kernel_zone_surprise=Y the rest runs as for any device:
+#  - with kmem.kernel_zone_surprise=Y the rest runs as for any device
+#    (with N again from the "unplugged" write on: a rollback of kmem's own
+#    puts blocks back into their kernel zone):
 #  - bound with online_policy online_kernel: state online_kernel, every
 #    block online in ZONE_NORMAL, all of it counted as kernel memory;
 #  - online_movable and online are refused with EBUSY, offline with
@@ -148,7 +150,11 @@ surprise_bound_offline() {
 	before=$(picture)
 	w EPERM online_kernel || rc=1
 	b=$(blocks_of "$s" "$e" | head -n 1)
+	kmsg_mark "kzone-block-$$"
 	expect_write EPERM "$b/state" online_kernel || rc=1
+	kmsg_since "kzone-block-$$" |
+		grep -q "online refused (-1): the device may go without warning" ||
+		{ msg "no block refusal naming the removal class in the kernel log"; rc=1; }
 	expect_write EBUSY "$RMV" announced || rc=1
 	unchanged_since "$before" || rc=1
 	eq "$dax state" "$(dax_state "$dax")" offline || rc=1
@@ -195,10 +201,13 @@ check "online_kernel -> online: EBUSY, nothing changes" refused_stays online EBU
 check "online_kernel -> offline: EINVAL, nothing changes" refused_stays offline EINVAL
 
 # unplug_refused: "unplugged" fails with EBUSY and leaves everything as it
-# was. Sets f0 to offline_failures before.
+# was, also with kernel_zone_surprise=N (from here on): the rollback puts
+# the blocks back into their kernel zone. Sets f0 to offline_failures
+# before.
 unplug_refused() {
 	local before r t0=$SECONDS rc=0
 
+	kmem_param_set kernel_zone_surprise N || return 1
 	before=$(picture)
 	f0=$(kmem_attr "$dax" offline_failures)
 	kmsg_mark "unplug-kernel-$$"
@@ -211,7 +220,7 @@ unplug_refused() {
 	kmem_consistent "$dax" "$s" "$e" "$base" || rc=1
 	return $rc
 }
-check "node's threads in the device: online_kernel -> unplugged: EBUSY, every block as it was" \
+check "threads in the device, kernel_zone_surprise=N: unplugged EBUSY, every block as it was" \
 	unplug_refused
 
 # pfn_in_device PFN: PFN is in the device's range.

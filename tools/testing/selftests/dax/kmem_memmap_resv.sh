@@ -17,8 +17,9 @@
 #      kmem.subblock=N (whole blocks, all of them in the reservation):
 #      at most 0.5 MiB per GiB added with the reservation, and the dram
 #      rounds cost at least 90 % of the memmap (2 MiB per 128 MiB) more.
-#      Each figure is read once node 0 holds still, with udev's event
-#      queue stopped and no fork in between (see settled_free);
+#      Each figure is read once node 0 holds still (the frees of the
+#      processes the bind forked come in), with udev's event queue
+#      stopped (see settled_free);
 #  (c) capacity: online_movable adds every whole block whole (MemTotal
 #      grows by all of them: nothing given up to a memmap), and with
 #      kmem.subblock=Y all of the device (partial blocks take their
@@ -78,6 +79,7 @@ fill_pid=
 udev_stopped=
 cleanup() {
 	[ -n "$udev_stopped" ] && udevadm control --start-exec-queue
+	[ -n "${NAP_FD:-}" ] && exec {NAP_FD}<&-
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	[ -n "$fill_pid" ] && kill -KILL "$fill_pid" 2>/dev/null && wait "$fill_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT" "$FILL_OUT"
@@ -142,6 +144,7 @@ settled_free() {
 		prev=$FREE_KB
 	done
 	SETTLE_READS=20
+	msg "node 0 free did not hold still in 20 reads: last $FREE_KB kB"
 }
 
 # udev_workers: sets WORKERS to the number of udev's worker processes
