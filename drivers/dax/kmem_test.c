@@ -688,6 +688,49 @@ static void dax_kmem_veto_surprise(struct kunit *test)
 	kernel_zone_surprise = was;
 }
 
+/*
+ * The state a bind brings a surprise device to: the device's own
+ * online_kernel stays (kmem_want_refused() refuses it), a default that
+ * resolves to online_kernel becomes online_movable; with the override,
+ * or for an announced device, the policy is taken as it is.
+ */
+static void dax_kmem_bind_want_surprise(struct kunit *test)
+{
+	u64 r[1][2] = { { MB_(8), MB_(3) } };
+	int saved = READ_ONCE(kmem_default_policy);
+	bool was = kernel_zone_surprise;
+	struct dev_dax *dev_dax;
+	struct kmem_dev *kdev;
+
+	dev_dax = kunit_kzalloc(test, sizeof(*dev_dax), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dev_dax);
+	kdev = kmem_test_kdev(test, 1, r);
+	kernel_zone_surprise = false;
+	WRITE_ONCE(kmem_default_policy, DAX_ONLINE_POLICY_ONLINE_KERNEL);
+
+	dev_dax->removal = DAX_REMOVAL_SURPRISE;
+	kmem_set_surprise(kdev, dev_dax);
+	dev_dax->online_policy = DAX_ONLINE_POLICY_ONLINE_KERNEL;
+	KUNIT_EXPECT_EQ(test, kmem_bind_want(kdev, dev_dax), KMEM_S_ONLINE_KERNEL);
+	KUNIT_EXPECT_EQ(test, kmem_want_refused(kdev, KMEM_S_ONLINE_KERNEL), -EPERM);
+	dev_dax->online_policy = DAX_ONLINE_POLICY_DEFAULT;
+	KUNIT_EXPECT_EQ(test, kmem_bind_want(kdev, dev_dax), KMEM_S_ONLINE_MOVABLE);
+	dev_dax->online_policy = DAX_ONLINE_POLICY_ONLINE;
+	KUNIT_EXPECT_EQ(test, kmem_bind_want(kdev, dev_dax), KMEM_S_ONLINE);
+
+	kernel_zone_surprise = true;
+	dev_dax->online_policy = DAX_ONLINE_POLICY_DEFAULT;
+	KUNIT_EXPECT_EQ(test, kmem_bind_want(kdev, dev_dax), KMEM_S_ONLINE_KERNEL);
+	kernel_zone_surprise = false;
+
+	dev_dax->removal = DAX_REMOVAL_ANNOUNCED;
+	kmem_set_surprise(kdev, dev_dax);
+	KUNIT_EXPECT_EQ(test, kmem_bind_want(kdev, dev_dax), KMEM_S_ONLINE_KERNEL);
+
+	WRITE_ONCE(kmem_default_policy, saved);
+	kernel_zone_surprise = was;
+}
+
 /* A pfn is shown in hexadecimal, or as "unknown", never as a number. */
 static void dax_kmem_pfn_shown(struct kunit *test)
 {
@@ -1005,6 +1048,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_adopt_node),
 	KUNIT_CASE(dax_kmem_veto),
 	KUNIT_CASE(dax_kmem_veto_surprise),
+	KUNIT_CASE(dax_kmem_bind_want_surprise),
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),
