@@ -54,7 +54,10 @@
  * kmem_veto()). A device its provider may lose without warning
  * (daxX.Y/removal "surprise") gets no kernel zone at all, from anybody,
  * ours included, unless kernel_zone_surprise is set: kernel data there
- * could not be taken back when the device goes.
+ * could not be taken back when the device goes. What a loss still takes
+ * from a kernel zone (that override, or failed memory of any device) is
+ * kernel_loss's: a panic, or kept blocks and a taint
+ * (kmem_kernel_loss_act()).
  *
  * Every offline this driver starts is bounded in time, from any loop of
  * core mm's offlining (struct mhp_offline_ctl): one attempt on one block by
@@ -309,6 +312,20 @@ static bool subblock = true;
 static unsigned int retry_max_delay_ms = 60000;
 static bool kernel_zone_surprise;
 
+/* What becomes of kernel memory that a device's loss takes away. */
+enum kmem_kernel_loss {
+	KMEM_KLOSS_PANIC,	/* as a machine check in the kernel would */
+	KMEM_KLOSS_KEEP,	/* keep the blocks, taint, say it per block */
+	KMEM_KLOSS_MAX
+};
+
+static const char *const kmem_kernel_loss_names[KMEM_KLOSS_MAX] = {
+	[KMEM_KLOSS_PANIC] = "panic",
+	[KMEM_KLOSS_KEEP] = "keep",
+};
+
+static int kernel_loss = KMEM_KLOSS_PANIC;
+
 static int kmem_policy_set(const char *val, const struct kernel_param *kp)
 {
 	int policy = sysfs_match_string(dax_online_policy_names, val);
@@ -365,6 +382,31 @@ MODULE_PARM_DESC(subblock,
 module_param(kernel_zone_surprise, bool, 0644);
 MODULE_PARM_DESC(kernel_zone_surprise,
 		 "Let memory of a device that may go without warning (daxX.Y/removal \"surprise\") be onlined into a kernel zone; default N");
+
+static int kmem_kernel_loss_set(const char *val, const struct kernel_param *kp)
+{
+	int policy = sysfs_match_string(kmem_kernel_loss_names, val);
+
+	if (policy < 0)
+		return -EINVAL;
+	WRITE_ONCE(*(int *)kp->arg, policy);
+	return 0;
+}
+
+static int kmem_kernel_loss_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  kmem_kernel_loss_names[READ_ONCE(*(int *)kp->arg)]);
+}
+
+static const struct kernel_param_ops kmem_kernel_loss_ops = {
+	.set = kmem_kernel_loss_set,
+	.get = kmem_kernel_loss_get,
+};
+
+module_param_cb(kernel_loss, &kmem_kernel_loss_ops, &kernel_loss, 0644);
+MODULE_PARM_DESC(kernel_loss,
+		 "Kernel-zone memory that a device's loss takes away: panic (default) or keep (taint, log, keep the blocks)");
 
 /* ---- block bookkeeping ------------------------------------------------ */
 
@@ -2377,6 +2419,69 @@ free:
 }
 
 /*
+ * kmem_kernel_lost - whether the loss of @kdev's backing takes kernel
+ * memory away with block @idx
+ *
+ * A block online in a kernel zone may hold kernel data (slab, page tables,
+ * stacks) that nothing can move or take from its users. It is lost when
+ * the provider reports that the memory failed (KMEM_LOSS_GONE), and when a
+ * device that may go without warning (kdev->surprise) is torn down: its
+ * provider may stop decoding the range right after (CXL resets its
+ * decoders). An announced device's teardown leaves the memory readable
+ * (a destroyed namespace, a disabled region, an unbound hmem device keep
+ * their media): what is left is retained as after any unbind. Needs
+ * kdev->stat_lock.
+ */
+static bool kmem_kernel_lost(struct kmem_dev *kdev, unsigned int idx,
+			     enum kmem_loss loss)
+{
+	lockdep_assert_held(&kdev->stat_lock);
+	if (kdev->bstate[idx] != KMEM_B_KERNEL)
+		return false;
+	return loss == KMEM_LOSS_GONE ||
+	       (loss == KMEM_LOSS_TEARDOWN && kdev->surprise);
+}
+
+/*
+ * kmem_kernel_loss_act - apply kernel_loss to the blocks that the loss of
+ * the backing (@loss) takes kernel memory away with (kmem_kernel_lost())
+ *
+ * Must be called with kdev->lock held, after kmem tried to remove every
+ * block: only what could not be removed is left. "panic" stops the
+ * machine at the first such block, as a machine check in kernel context
+ * would, before the kernel can read memory that is gone; "keep" leaves
+ * the blocks to be retained, says so for each and taints the kernel
+ * (TAINT_MACHINE_CHECK). Return: the number of blocks kept.
+ */
+static unsigned int kmem_kernel_loss_act(struct kmem_dev *kdev,
+					 enum kmem_loss loss)
+{
+	unsigned int idx, kept = 0;
+	bool lost;
+	u64 addr;
+
+	lockdep_assert_held(&kdev->lock);
+	for (idx = 0; idx < kdev->nr_blocks; idx++) {
+		spin_lock(&kdev->stat_lock);
+		lost = kmem_kernel_lost(kdev, idx, loss);
+		spin_unlock(&kdev->stat_lock);
+		if (!lost)
+			continue;
+		addr = kmem_block_addr(kdev, idx);
+		if (READ_ONCE(kernel_loss) == KMEM_KLOSS_PANIC)
+			panic("kmem: %s: kernel memory in block %#llx lost with the device (kmem.kernel_loss=panic)\n",
+			      kdev->name, addr);
+		pr_emerg("%s: block %#llx: kernel memory kept although the device %s; the kernel may read memory that is gone (kmem.kernel_loss=keep)\n",
+			 kdev->name, addr, loss == KMEM_LOSS_GONE ?
+			 "failed" : "is going without warning");
+		kept++;
+	}
+	if (kept)
+		add_taint(TAINT_MACHINE_CHECK, LOCKDEP_STILL_OK);
+	return kept;
+}
+
+/*
  * Unbind cannot fail: remove what can go within unbind_timeout_ms (a fatal
  * signal ends it earlier, one the process handles does not), and keep the
  * rest on the retained list with a worker that removes it once it can.
@@ -2413,6 +2518,8 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 				 loss == KMEM_LOSS_TEARDOWN ?
 				 "is removing the device" :
 				 "reports a failure of its memory");
+		if (loss != KMEM_LOSS_NONE)
+			kmem_kernel_loss_act(kdev, loss);
 		for (i = 0; i < kdev->nr_ranges; i++) {
 			struct kmem_range *r = &kdev->ranges[i];
 

@@ -731,6 +731,61 @@ static void dax_kmem_bind_want_surprise(struct kunit *test)
 	kernel_zone_surprise = was;
 }
 
+/*
+ * The loss of the backing takes kernel memory away with a block online in
+ * a kernel zone when the memory failed, or when a device that may go
+ * without warning is torn down; an announced device's teardown leaves it
+ * readable, and movable or offline blocks hold no kernel data.
+ */
+static void dax_kmem_kernel_lost(struct kunit *test)
+{
+	u64 r[1][2] = { { MB_(8), MB_(3) } };
+	struct kmem_dev *kdev = kmem_test_kdev(test, 1, r);
+	static const struct {
+		enum kmem_bstate b;
+		enum kmem_loss loss;
+		bool surprise;
+		bool lost;
+	} t[] = {
+		{ KMEM_B_KERNEL, KMEM_LOSS_NONE, true, false },
+		{ KMEM_B_KERNEL, KMEM_LOSS_TEARDOWN, false, false },
+		{ KMEM_B_KERNEL, KMEM_LOSS_TEARDOWN, true, true },
+		{ KMEM_B_KERNEL, KMEM_LOSS_GONE, false, true },
+		{ KMEM_B_KERNEL, KMEM_LOSS_GONE, true, true },
+		{ KMEM_B_MOVABLE, KMEM_LOSS_GONE, true, false },
+		{ KMEM_B_OFFLINE, KMEM_LOSS_GONE, true, false },
+		{ KMEM_B_UNPLUGGED, KMEM_LOSS_GONE, true, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		kdev->surprise = t[i].surprise;
+		kmem_test_set(kdev, 1, t[i].b);
+		spin_lock(&kdev->stat_lock);
+		KUNIT_EXPECT_EQ_MSG(test, kmem_kernel_lost(kdev, 1, t[i].loss),
+				    t[i].lost, "case %u", i);
+		/* block 0 stays unplugged: never lost */
+		KUNIT_EXPECT_FALSE(test, kmem_kernel_lost(kdev, 0, t[i].loss));
+		spin_unlock(&kdev->stat_lock);
+	}
+}
+
+/* kernel_loss takes "panic" and "keep" and nothing else; panic by default. */
+static void dax_kmem_kernel_loss_param(struct kunit *test)
+{
+	int v = -1;
+	const struct kernel_param kp = { .arg = &v };
+
+	KUNIT_EXPECT_EQ(test, READ_ONCE(kernel_loss), KMEM_KLOSS_PANIC);
+	KUNIT_EXPECT_EQ(test, kmem_kernel_loss_set("keep\n", &kp), 0);
+	KUNIT_EXPECT_EQ(test, v, KMEM_KLOSS_KEEP);
+	KUNIT_EXPECT_EQ(test, kmem_kernel_loss_set("panic", &kp), 0);
+	KUNIT_EXPECT_EQ(test, v, KMEM_KLOSS_PANIC);
+	KUNIT_EXPECT_EQ(test, kmem_kernel_loss_set("kept", &kp), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kmem_kernel_loss_set("", &kp), -EINVAL);
+	KUNIT_EXPECT_EQ(test, v, KMEM_KLOSS_PANIC);
+}
+
 /* A pfn is shown in hexadecimal, or as "unknown", never as a number. */
 static void dax_kmem_pfn_shown(struct kunit *test)
 {
@@ -1049,6 +1104,8 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_veto),
 	KUNIT_CASE(dax_kmem_veto_surprise),
 	KUNIT_CASE(dax_kmem_bind_want_surprise),
+	KUNIT_CASE(dax_kmem_kernel_lost),
+	KUNIT_CASE(dax_kmem_kernel_loss_param),
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),
