@@ -16,6 +16,8 @@ SYS_MEM=/sys/devices/system/memory
 SYS_NODE=/sys/devices/system/node
 SYS_DAX=/sys/bus/dax
 SYS_ND=/sys/bus/nd/devices
+# shellcheck disable=SC2034 # the tests that tear a pmem device down use it
+SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 
 # check DESCRIPTION COMMAND...: one KTAP result; on failure COMMAND's
 # stderr and a diagnostic line are printed as comments.
@@ -473,7 +475,7 @@ kmem_param_set() {
 
 declare -A KMEM_SAVED
 KMEM_TUNABLES="online_policy offline_timeout_ms unbind_timeout_ms unplug_retries"
-KMEM_TUNABLES+=" retry_max_delay_ms subblock kernel_zone_surprise"
+KMEM_TUNABLES+=" retry_max_delay_ms subblock kernel_zone_surprise kernel_loss"
 
 # kmem_params_save / kmem_params_restore: the module parameters a test
 # changes, and auto_online_blocks.

@@ -9,10 +9,10 @@
 # "offline" and online words in the wrong state, the module parameter gets
 # "default" (a device word only), and the time parameters get 0 and one
 # past an hour, subblock and kernel_zone_surprise get words that are not
-# booleans. Each write must fail with the errno the
-# spec gives (EINVAL, EBUSY) and change nothing: the state, both policies,
-# every memory block and its zone, MemTotal and /proc/iomem are compared
-# before and after. (A zero-length write never reaches the driver: sysfs
+# booleans, kernel_loss words other than panic and keep. Each write must
+# fail with the errno the spec gives (EINVAL, EBUSY) and change nothing:
+# the state, both policies, every memory block and its zone, MemTotal and
+# /proc/iomem are compared before and after. (A zero-length write never reaches the driver: sysfs
 # returns 0 without calling it, so there is nothing of the driver's to
 # check, and no check pretends to.)
 # Valid words with a trailing newline show the checks can see success.
@@ -29,7 +29,7 @@ require_region small
 RACE_SECONDS=8
 
 ktap_print_header
-ktap_set_plan 55
+ktap_set_plan 56
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -71,7 +71,8 @@ snapshot() {
 	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
 		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")" \
 		"removal=$(read_word "$RMV")" \
-		"kernel_zone_surprise=$(kmem_param kernel_zone_surprise)"
+		"kernel_zone_surprise=$(kmem_param kernel_zone_surprise)" \
+		"kernel_loss=$(kmem_param kernel_loss)"
 	echo "MemTotal=$(meminfo_kb MemTotal)"
 	for b in $(blocks_of "$s" "$e"); do
 		[ -d "$b" ] && echo "$(basename "$b") $(cat "$b/state") $(cat "$b/valid_zones")"
@@ -237,6 +238,27 @@ kernel_zone_surprise_ok() {
 }
 check "module kernel_zone_surprise: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
 	kernel_zone_surprise_ok
+
+# kernel_loss_ok: kmem.kernel_loss takes "panic" or "keep" only; both are
+# taken and read back, and the old value goes back.
+kernel_loss_ok() {
+	local f=$KMEM_PARAMS/kernel_loss old w rc=0
+
+	old=$(kmem_param kernel_loss)
+	case $old in
+	panic | keep) ;;
+	*) msg "kernel_loss reads '$old'"; rc=1 ;;
+	esac
+	for w in kept "keep now" " " Y "$LONG"; do
+		refused EINVAL "$f" "$w" || rc=1
+	done
+	expect_write OK "$f" keep && eq kernel_loss "$(kmem_param kernel_loss)" keep || rc=1
+	expect_write OK "$f" panic && eq kernel_loss "$(kmem_param kernel_loss)" panic || rc=1
+	expect_write OK "$f" "$old" || rc=1
+	return $rc
+}
+check "module kernel_loss: words other than panic and keep EINVAL, nothing changes; both taken" \
+	kernel_loss_ok
 
 # --- daxX.Y/state, memory unplugged ---
 

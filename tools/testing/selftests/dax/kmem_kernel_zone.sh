@@ -28,14 +28,21 @@
 #    block with the threads: counted exactly (MemTotal, /proc/iomem),
 #    listed in drivers/kmem/retained, named in the kernel log, keeping
 #    kmem loaded;
-#  - a new bind re-adopts the retained memory, block for block.
+#  - a new bind re-adopts the retained memory, block for block;
+#  - with kmem.kernel_loss=keep, the provider's teardown (dax_pmem
+#    unbound; for a device that may go without warning the memory may
+#    stop decoding then)
+#    keeps the blocks with kernel data, each named in the kernel log, and
+#    taints the kernel M (machine check); they stay retained and counted.
+#    With kernel_loss=panic, the default, the kernel would panic there:
+#    that is left to KUnit (which blocks count) and to reading.
 # Whether "unplugged" of kernel-zone memory on a node that already has
 # some completes is not a case here: any kernel allocation bound to the
 # node (a thread's stack, a new slab cache's per-node structure: seen in
 # this VM with such an anchor) may land in it first. The unbind's removal
 # of the blocks without the threads runs that path.
-# The device is left bound with that memory: nothing can use the big
-# region after this test until a reboot, so it runs after every other
+# The memory is left retained, its device gone: nothing can use the
+# big region after this test until a reboot, so it runs after every other
 # test of the big region. Only kernel_zone.sh, on the small region, comes
 # after it.
 
@@ -48,7 +55,7 @@ require_region big
 PAGE=$(getconf PAGESIZE)
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 15
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -61,6 +68,8 @@ cleanup() {
 	kmem_params_restore
 	if [ -z "$plugged" ]; then
 		kmem_reset
+	elif [ ! -e "$SYS_DAX/devices/$dax" ]; then
+		msg "$dax is gone; $(kmem_present_bytes "$s" "$e") bytes of it stay retained"
 	else
 		msg "$dax stays as it is: $(dax_drv_of "$dax"), state $(dax_state "$dax")," \
 			"present_bytes $(kmem_attr "$dax" present_bytes)"
@@ -364,6 +373,52 @@ readopt() {
 }
 check "bind again: retained memory re-adopted (same blocks, state not unplugged), retained empty" \
 	readopt
+
+# kernel_lost_kept: kernel_loss=keep; the provider's teardown of the
+# surprise device (dax_pmem unbound from its nd_dax device, as a namespace
+# destroy does; ndctl itself refuses while the memory is online) retains
+# every block with kernel data (at least the one
+# with the node's threads), each named in the log as kernel memory kept,
+# and taints the kernel M, which nothing else in the suite does (checked
+# clear before). The retained line is the device's whole range; MemTotal
+# and /proc/iomem count what is left (kmem_settled: the retry may still
+# remove a block without kernel data).
+kernel_lost_kept() {
+	local ns nd log b n a rc=0
+
+	ns=$(ndctl list -N -r "$region" | json_field dev)
+	nd=$(nd_dax_of "$ns")
+	[ -n "$nd" ] || { msg "no nd_dax device claims '$ns' on $region"; return 1; }
+	eq "$dax removal" "$(read_word "$RMV")" surprise || return 1
+	eq "taint M (16) before" $(($(cat /proc/sys/kernel/tainted) & 16)) 0 || return 1
+	kmem_param_set kernel_loss keep || return 1
+	kmsg_mark "kernel-loss-$$"
+	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || return 1
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; rc=1; }
+	eq "taint M (16) after" $(($(cat /proc/sys/kernel/tainted) & 16)) 16 || rc=1
+	log=$(kmsg_since "kernel-loss-$$")
+	a="$dax: retaining memory although the provider is removing the device"
+	echo "$log" | grep -q "$a" || { msg "no '$a'"; rc=1; }
+	a="$dax: block 0x[0-9a-f]+: kernel memory kept although the device is going without warning"
+	n=$(echo "$log" | grep -cE "$a")
+	msg "blocks named as kept kernel memory: $n; present: $(kmem_present_blocks "$s" "$e")"
+	[ "$n" -ge 1 ] || rc=1
+	# every block still there was named (the retry only removes)
+	for b in $(kmem_present_blocks "$s" "$e"); do
+		a="$dax: block $(printf '%#x' "$(block_addr "$b" "$s" "$e")"): kernel memory kept"
+		echo "$log" | grep -q "$a" || { msg "memory$b is present, not named"; rc=1; }
+	done
+	kmem_settled retained_left || rc=1
+	return $rc
+}
+
+# retained_left: what is left of the device is retained as its whole
+# range, online in Normal, and counted.
+retained_left() {
+	retained_single && retained_whole "$s" "$e" "$node" && left_counted
+}
+check "kernel_loss=keep, provider's teardown: kernel blocks kept, each logged, taint M, retained" \
+	kernel_lost_kept
 
 cleanup
 ktap_finished

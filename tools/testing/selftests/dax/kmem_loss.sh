@@ -60,7 +60,6 @@ FREE_SIZE=1M
 PIN_PAGES=$(((1 << 20) / PAGE))
 PFNS=/tmp/kmem_loss.$$.pfns
 OUT=/tmp/kmem_loss.$$.out
-SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 MF_RECOVERY=/proc/sys/vm/memory_failure_recovery
 MF_EARLY=/proc/sys/vm/memory_failure_early_kill
 BACKING_FAIL=/sys/kernel/debug/fail_dax_backing

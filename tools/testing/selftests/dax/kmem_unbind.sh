@@ -271,7 +271,6 @@ destroy_online() {
 	fi
 	eq "namespaces left on $big" "$(ndctl list -N -r "$big" | tr -d ' \n')" ""
 }
-SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 kmem_reset
 kmsg_mark "destroy-$$"
 check "namespace destroyed with the memory online" destroy_online
