@@ -71,6 +71,7 @@ snapshot() {
 	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
 		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")" \
 		"removal=$(read_word "$RMV")" \
+		"subblock=$(kmem_param subblock)" \
 		"kernel_zone_surprise=$(kmem_param kernel_zone_surprise)" \
 		"kernel_loss=$(kmem_param kernel_loss)"
 	echo "MemTotal=$(meminfo_kb MemTotal)"
@@ -204,61 +205,34 @@ for p in offline_timeout_ms unbind_timeout_ms retry_max_delay_ms; do
 		time_param_ok "$p"
 done
 
-# subblock_param_ok: kmem.subblock takes a boolean only; junk is refused
-# with EINVAL and leaves the value; Y and N are taken and read back.
-subblock_param_ok() {
-	local f=$KMEM_PARAMS/subblock old rc=0
+# words_param_ok PARAM GOOD... -- BAD...: each BAD word written to the
+# module parameter PARAM is refused with EINVAL and changes nothing; each
+# GOOD word is taken and read back; then the old value goes back.
+words_param_ok() {
+	local p=$1 f=$KMEM_PARAMS/$1 old w good=() rc=0
 
-	old=$(kmem_param subblock)
-	refused EINVAL "$f" maybe || rc=1
-	refused EINVAL "$f" 2 || rc=1
-	eq "subblock after junk" "$(kmem_param subblock)" "$old" || rc=1
-	expect_write OK "$f" Y && eq subblock "$(kmem_param subblock)" Y || rc=1
-	expect_write OK "$f" N && eq subblock "$(kmem_param subblock)" N || rc=1
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		good+=("$1")
+		shift
+	done
+	shift
+	old=$(kmem_param "$p")
+	for w in "$@"; do
+		refused EINVAL "$f" "$w" || rc=1
+	done
+	for w in "${good[@]}"; do
+		expect_write OK "$f" "$w" && eq "$p" "$(kmem_param "$p")" "$w" || rc=1
+	done
 	expect_write OK "$f" "$old" || rc=1
 	return $rc
 }
 check "module subblock: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
-	subblock_param_ok
-
-# kernel_zone_surprise_ok: kmem.kernel_zone_surprise takes a boolean only;
-# Y and N are taken and read back, and the old value goes back.
-kernel_zone_surprise_ok() {
-	local f=$KMEM_PARAMS/kernel_zone_surprise old rc=0
-
-	old=$(kmem_param kernel_zone_surprise)
-	refused EINVAL "$f" maybe || rc=1
-	refused EINVAL "$f" 2 || rc=1
-	expect_write OK "$f" Y && eq kernel_zone_surprise "$(kmem_param kernel_zone_surprise)" Y ||
-		rc=1
-	expect_write OK "$f" N && eq kernel_zone_surprise "$(kmem_param kernel_zone_surprise)" N ||
-		rc=1
-	expect_write OK "$f" "$old" || rc=1
-	return $rc
-}
+	words_param_ok subblock Y N -- maybe 2
 check "module kernel_zone_surprise: 'maybe' and '2' EINVAL, nothing changes; Y and N taken" \
-	kernel_zone_surprise_ok
-
-# kernel_loss_ok: kmem.kernel_loss takes "panic" or "keep" only; both are
-# taken and read back, and the old value goes back.
-kernel_loss_ok() {
-	local f=$KMEM_PARAMS/kernel_loss old w rc=0
-
-	old=$(kmem_param kernel_loss)
-	case $old in
-	panic | keep) ;;
-	*) msg "kernel_loss reads '$old'"; rc=1 ;;
-	esac
-	for w in kept "keep now" " " Y "$LONG"; do
-		refused EINVAL "$f" "$w" || rc=1
-	done
-	expect_write OK "$f" keep && eq kernel_loss "$(kmem_param kernel_loss)" keep || rc=1
-	expect_write OK "$f" panic && eq kernel_loss "$(kmem_param kernel_loss)" panic || rc=1
-	expect_write OK "$f" "$old" || rc=1
-	return $rc
-}
+	words_param_ok kernel_zone_surprise Y N -- maybe 2
 check "module kernel_loss: words other than panic and keep EINVAL, nothing changes; both taken" \
-	kernel_loss_ok
+	words_param_ok kernel_loss keep panic -- kept "keep now" " " Y "$LONG"
 
 # --- daxX.Y/state, memory unplugged ---
 
