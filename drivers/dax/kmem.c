@@ -74,7 +74,9 @@
  * on any signal (and rolls back); an unbind ignores signals its process
  * handles, and on a fatal one hands what is left to the background worker;
  * rollbacks, the worker and the unbinds of a module being unloaded ignore
- * signals and are bounded by their deadlines alone.
+ * signals and are bounded by their deadlines alone, and so does every
+ * unplug once the provider has said the device is going away: nothing
+ * could retry it later (kmem_signals()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -1018,9 +1020,9 @@ static int kmem_plug_block(struct kmem_dev *kdev, unsigned int idx,
  * failed, nothing is migrated and every page in use that can be taken is
  * (struct mhp_offline_ctl.unreadable; the memmap is still read, which an
  * error line says once when it lies on the device). @signals says which
- * signals abort it. On failure the block is back in the state it was in
- * (pages taken stay taken) and kdev->last says why. Return: 0 or a
- * negative errno.
+ * signals abort it, none once the device is lost. On failure the block is
+ * back in the state it was in (pages taken stay taken) and kdev->last says
+ * why. Return: 0 or a negative errno.
  */
 static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 			     unsigned long end,
@@ -1028,9 +1030,12 @@ static int kmem_unplug_block(struct kmem_dev *kdev, unsigned int idx,
 {
 	unsigned int timeout_ms = READ_ONCE(offline_timeout_ms);
 	unsigned long deadline = kmem_deadline(timeout_ms);
-	struct mhp_offline_ctl ctl = { .signals = signals };
-	u64 addr, len = kmem_block_span(kdev, idx, &addr);
 	enum kmem_loss loss = kmem_loss_read(kdev);
+	struct mhp_offline_ctl ctl = {
+		.signals = loss == KMEM_LOSS_NONE ? signals :
+			   MHP_OFFLINE_SIGNAL_NONE,
+	};
+	u64 addr, len = kmem_block_span(kdev, idx, &addr);
 	int rc;
 
 	lockdep_assert_held(&kdev->lock);
@@ -1267,12 +1272,25 @@ out:
 }
 
 /*
+ * The signals that may end an unplug of @kdev: none once the provider has
+ * said the device is going away, as nothing could retry later; the loss
+ * only ever goes up, so a caller may ask again at any point.
+ */
+static enum mhp_offline_signals kmem_signals(struct kmem_dev *kdev,
+					     enum mhp_offline_signals signals)
+{
+	return kmem_loss_read(kdev) == KMEM_LOSS_NONE ? signals :
+	       MHP_OFFLINE_SIGNAL_NONE;
+}
+
+/*
  * kmem_unplug_round - try once to unplug every present block
  *
  * Must be called with kdev->lock held, inside a transition (kdev->busy).
  * Every attempt ends by @end; after it only blocks with nothing left to
  * migrate go. Unless @signals is MHP_OFFLINE_SIGNAL_NONE, a fatal signal
- * ends the round. Return: the number of blocks removed.
+ * ends the round, until the device is lost (kmem_signals()). Return: the
+ * number of blocks removed.
  */
 static unsigned int kmem_unplug_round(struct kmem_dev *kdev, unsigned long end,
 				      enum mhp_offline_signals signals)
@@ -1281,6 +1299,7 @@ static unsigned int kmem_unplug_round(struct kmem_dev *kdev, unsigned long end,
 
 	lockdep_assert_held(&kdev->lock);
 	while (idx--) {
+		signals = kmem_signals(kdev, signals);
 		if (signals != MHP_OFFLINE_SIGNAL_NONE &&
 		    fatal_signal_pending(current))
 			break;
@@ -1301,9 +1320,9 @@ static unsigned int kmem_unplug_round(struct kmem_dev *kdev, unsigned long end,
  * unbind_timeout_ms: the time is that budget plus one quick attempt per
  * block left, whatever the number of blocks. With MHP_OFFLINE_SIGNAL_FATAL,
  * signals the process handles do not stop it, a fatal signal does and the
- * caller hands what is left to the background worker; with
- * MHP_OFFLINE_SIGNAL_NONE only the budget ends it. Must be called with
- * kdev->lock held.
+ * caller hands what is left to the background worker, unless the device
+ * is lost (kmem_signals()); with MHP_OFFLINE_SIGNAL_NONE only the budget
+ * ends it. Must be called with kdev->lock held.
  */
 static void kmem_unplug_bounded(struct kmem_dev *kdev,
 				enum mhp_offline_signals signals)
@@ -1322,6 +1341,7 @@ static void kmem_unplug_bounded(struct kmem_dev *kdev,
 		else if (++idle >= retries)
 			break;
 		left = (long)(end - jiffies);
+		signals = kmem_signals(kdev, signals);
 		if (left <= 0 || (signals != MHP_OFFLINE_SIGNAL_NONE &&
 				  fatal_signal_pending(current)))
 			break;
@@ -2447,18 +2467,21 @@ static bool kmem_kernel_lost(struct kmem_dev *kdev, unsigned int idx,
  * the backing (@loss) takes kernel memory away with (kmem_kernel_lost())
  *
  * Must be called with kdev->lock held, after kmem tried to remove every
- * block: only what could not be removed is left. "panic" stops the
- * machine at the first such block, as a machine check in kernel context
- * would, before the kernel can read memory that is gone; "keep" leaves
- * the blocks to be retained, says so for each and taints the kernel
- * (TAINT_MACHINE_CHECK). Return: the number of blocks kept.
+ * block and after the provider can tell nothing more: only what could not
+ * be removed is left, and @loss is final. "panic" stops the machine at the
+ * first such block, as a machine check in kernel context would; "keep"
+ * leaves the blocks to be retained, names each, says it once at KERN_CRIT
+ * and taints the kernel (TAINT_MACHINE_CHECK, although no machine check
+ * was seen).
  */
-static unsigned int kmem_kernel_loss_act(struct kmem_dev *kdev,
-					 enum kmem_loss loss)
+static void kmem_kernel_loss_act(struct kmem_dev *kdev, enum kmem_loss loss)
 {
+	const char *how = loss == KMEM_LOSS_GONE ? "failed" :
+			  "is going without warning";
+	bool panics = READ_ONCE(kernel_loss) == KMEM_KLOSS_PANIC;
 	unsigned int idx, kept = 0;
+	u64 addr, bytes = 0;
 	bool lost;
-	u64 addr;
 
 	lockdep_assert_held(&kdev->lock);
 	for (idx = 0; idx < kdev->nr_blocks; idx++) {
@@ -2468,23 +2491,58 @@ static unsigned int kmem_kernel_loss_act(struct kmem_dev *kdev,
 		if (!lost)
 			continue;
 		addr = kmem_block_addr(kdev, idx);
-		if (READ_ONCE(kernel_loss) == KMEM_KLOSS_PANIC)
+		if (panics)
 			panic("kmem: %s: kernel memory in block %#llx lost with the device (kmem.kernel_loss=panic)\n",
 			      kdev->name, addr);
-		pr_emerg("%s: block %#llx: kernel memory kept although the device %s; the kernel may read memory that is gone (kmem.kernel_loss=keep)\n",
-			 kdev->name, addr, loss == KMEM_LOSS_GONE ?
-			 "failed" : "is going without warning");
+		pr_err("%s: block %#llx: kernel memory kept although the device %s\n",
+		       kdev->name, addr, how);
 		kept++;
+		bytes += kmem_block_len(kdev, idx);
 	}
-	if (kept)
-		add_taint(TAINT_MACHINE_CHECK, LOCKDEP_STILL_OK);
-	return kept;
+	if (!kept)
+		return;
+	add_taint(TAINT_MACHINE_CHECK, LOCKDEP_STILL_OK);
+	pr_crit("%s: %u blocks (%llu bytes) of kernel memory kept although the device %s; the kernel may read memory that is gone (kmem.kernel_loss=keep)\n",
+		kdev->name, kept, bytes, how);
+}
+
+/*
+ * kmem_left_behind - what the unbind leaves of @kdev, once its provider can
+ * tell nothing more (its holder unregistered: a loss reported while the
+ * unplug ran counts too)
+ *
+ * Must be called with kdev->lock not held, before kmem_retain(). Applies
+ * kernel_loss after a loss. Kernel memory retained from a device that may
+ * go without warning, with no loss reported, is said at KERN_CRIT: kmem
+ * will not hear when the device goes.
+ */
+static void kmem_left_behind(struct kmem_dev *kdev)
+{
+	enum kmem_loss loss = kmem_loss_read(kdev);
+	unsigned int nr_kernel;
+	bool surprise;
+
+	if (loss != KMEM_LOSS_NONE) {
+		mutex_lock(&kdev->lock);
+		kmem_kernel_loss_act(kdev, loss);
+		mutex_unlock(&kdev->lock);
+		return;
+	}
+	spin_lock(&kdev->stat_lock);
+	nr_kernel = kdev->count[KMEM_B_KERNEL];
+	surprise = kdev->surprise;
+	spin_unlock(&kdev->stat_lock);
+	if (surprise && nr_kernel)
+		pr_crit("%s: %u blocks of kernel memory retained from a device that may go without warning: its loss will not be noticed\n",
+			kdev->name, nr_kernel);
 }
 
 /*
  * Unbind cannot fail: remove what can go within unbind_timeout_ms (a fatal
- * signal ends it earlier, one the process handles does not), and keep the
- * rest on the retained list with a worker that removes it once it can.
+ * signal ends it earlier unless the device is lost, one the process handles
+ * does not), apply kernel_loss to what a loss leaves in a kernel zone, and
+ * keep the rest on the retained list with a worker that removes it once it
+ * can.
  */
 static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 {
@@ -2518,8 +2576,6 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 				 loss == KMEM_LOSS_TEARDOWN ?
 				 "is removing the device" :
 				 "reports a failure of its memory");
-		if (loss != KMEM_LOSS_NONE)
-			kmem_kernel_loss_act(kdev, loss);
 		for (i = 0; i < kdev->nr_ranges; i++) {
 			struct kmem_range *r = &kdev->ranges[i];
 
@@ -2548,10 +2604,12 @@ static void dev_dax_kmem_remove(struct dev_dax *dev_dax)
 	dev_set_drvdata(dev, NULL);
 	dax_holder_unregister(dev_dax->dax_dev, kdev);
 
-	if (left)
+	if (left) {
+		kmem_left_behind(kdev);
 		kmem_retain(kdev);
-	else
+	} else {
 		kmem_free(kdev);
+	}
 }
 
 static struct dax_device_driver device_dax_kmem_driver = {

@@ -770,7 +770,31 @@ static void dax_kmem_kernel_lost(struct kunit *test)
 	}
 }
 
-/* kernel_loss takes "panic" and "keep" and nothing else; panic by default. */
+/*
+ * Once the provider has said the device is going away, no signal ends an
+ * unplug: nothing could retry it later.
+ */
+static void dax_kmem_signals_after_loss(struct kunit *test)
+{
+	u64 r[1][2] = { { MB_(8), MB_(3) } };
+	struct kmem_dev *kdev = kmem_test_kdev(test, 1, r);
+
+	KUNIT_EXPECT_EQ(test, kmem_signals(kdev, MHP_OFFLINE_SIGNAL_FATAL),
+			MHP_OFFLINE_SIGNAL_FATAL);
+	KUNIT_EXPECT_EQ(test, kmem_signals(kdev, MHP_OFFLINE_SIGNAL_NONE),
+			MHP_OFFLINE_SIGNAL_NONE);
+	kdev->loss = KMEM_LOSS_TEARDOWN;
+	KUNIT_EXPECT_EQ(test, kmem_signals(kdev, MHP_OFFLINE_SIGNAL_FATAL),
+			MHP_OFFLINE_SIGNAL_NONE);
+	kdev->loss = KMEM_LOSS_GONE;
+	KUNIT_EXPECT_EQ(test, kmem_signals(kdev, MHP_OFFLINE_SIGNAL_FATAL),
+			MHP_OFFLINE_SIGNAL_NONE);
+}
+
+/*
+ * kernel_loss takes "panic" and "keep" and nothing else; panic by default
+ * (this case fails on a kmem loaded with kernel_loss=keep).
+ */
 static void dax_kmem_kernel_loss_param(struct kunit *test)
 {
 	int v = -1;
@@ -1106,6 +1130,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_bind_want_surprise),
 	KUNIT_CASE(dax_kmem_kernel_lost),
 	KUNIT_CASE(dax_kmem_kernel_loss_param),
+	KUNIT_CASE(dax_kmem_signals_after_loss),
 	KUNIT_CASE(dax_kmem_pfn_shown),
 	KUNIT_CASE(dax_kmem_deadline_never_zero),
 	KUNIT_CASE(dax_kmem_loss_merge),
