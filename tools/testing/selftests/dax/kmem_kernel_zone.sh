@@ -322,7 +322,8 @@ check "unbind: drivers/kmem/retained lists what is left: range, node, bytes, err
 	retained_listed
 
 # log_names_it: the kernel log says the device retains the blocks left:
-# bytes, range, errno, pfn and reason.
+# bytes, range, errno, pfn and reason; and that kernel memory of a device
+# that may go without warning is retained (its loss would go unnoticed).
 log_names_it() {
 	local log l re rc=0
 
@@ -334,9 +335,11 @@ log_names_it() {
 	[[ $l =~ $re ]] || { msg "want '$re'"; rc=1; }
 	re='errno=-[0-9]+ pfn=(0x[0-9a-f]+|unknown) reason=[^ )]'
 	[[ $l =~ $re ]] || { msg "errno, pfn and reason not named"; rc=1; }
+	re="$dax: [0-9]+ blocks of kernel memory retained from a device that may go without warning"
+	echo "$log" | grep -qE "$re" || { msg "no '$re'"; rc=1; }
 	return $rc
 }
-check "unbind: the kernel log has 'retaining ... [mem ...]' with errno, pfn and reason" \
+check "unbind: the log has 'retaining ... [mem ...]' with errno, pfn, reason; kernel memory said" \
 	log_names_it
 
 check "memory retained: modprobe -r kmem fails" kmem_rmmod_refused
@@ -377,9 +380,9 @@ check "bind again: retained memory re-adopted (same blocks, state not unplugged)
 # kernel_lost_kept: kernel_loss=keep; the provider's teardown of the
 # surprise device (dax_pmem unbound from its nd_dax device, as a namespace
 # destroy does; ndctl itself refuses while the memory is online) retains
-# every block with kernel data (at least the one
-# with the node's threads), each named in the log as kernel memory kept,
-# and taints the kernel M, which nothing else in the suite does (checked
+# every block with kernel data (at least the one with the node's threads),
+# each named in the log as kernel memory kept, with one summary line, and
+# taints the kernel M, which nothing else in the suite does (checked
 # clear before). The retained line is the device's whole range; MemTotal
 # and /proc/iomem count what is left (kmem_settled: the retry may still
 # remove a block without kernel data).
@@ -403,6 +406,8 @@ kernel_lost_kept() {
 	n=$(echo "$log" | grep -cE "$a")
 	msg "blocks named as kept kernel memory: $n; present: $(kmem_present_blocks "$s" "$e")"
 	[ "$n" -ge 1 ] || rc=1
+	a="$dax: $n blocks \([0-9]+ bytes\) of kernel memory kept although the device is going"
+	echo "$log" | grep -qE "$a" || { msg "no summary line '$a'"; rc=1; }
 	# every block still there was named (the retry only removes)
 	for b in $(kmem_present_blocks "$s" "$e"); do
 		a="$dax: block $(printf '%#x' "$(block_addr "$b" "$s" "$e")"): kernel memory kept"
