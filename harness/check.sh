@@ -74,6 +74,8 @@ summarise() {
 	fi
 	echo "check: $pass passed, $fail failed, $skip skipped"
 	[ ! -f "${out:-}" ] || grep -a '^# retries: ' "$out" | tr -d '\r' | sed 's/^# /       /'
+	# vm.sh's reboots (stale_int3): each VM's reason, with its first console
+	cat "$VDIR"/vm/[0-9]*/reboots 2>/dev/null | sed 's/^/       /'
 	if [ -n "$nstatic" ]; then
 		vm=$(($(grep -cE '^(not )?ok ' "$res") - nstatic))
 		echo "       of them $nstatic static, build and series checks, $vm from the VM stage" \

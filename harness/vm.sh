@@ -100,7 +100,6 @@ qemu=(qemu-system-x86_64 -machine pc,nvdimm=on "${accel[@]}" -smp 2
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
       -display none -no-reboot -vga none)
 
-rm -f "$console" "$out" "$vm/ended-early"
 if [ "$mode" = shell ]; then
 	progress vm "interactive shell (Ctrl-a x quits QEMU), timeout ${VM_TIMEOUT}s"
 	progress vm "console log: $console"
@@ -109,54 +108,97 @@ if [ "$mode" = shell ]; then
 		-serial chardev:con0 -mon chardev=con0 -serial null
 fi
 
-: >"$out"
-# check: the guest's ttyS2 reaches QEMU's monitor through qmp-relay.py, for
-# the tests that hot-add and remove DIMMs (mhp_rollback.sh); three DIMM
-# slots are free for them (slots=6, three NVDIMMs).
-relay_args=()
-relay_log="$vm/relay-$mode.log"
-if [ "$mode" = check ]; then
-	rm -f "$vm/guest-hp.sock" "$vm/qmp.sock" "$relay_log"
-	relay_args=(-chardev "socket,id=hp,path=$vm/guest-hp.sock,server=on,wait=off"
-		    -serial chardev:hp -qmp "unix:$vm/qmp.sock,server=on,wait=off")
-fi
-t0=$(date +%s)
-progress vm "${VM_TAG:+$VM_TAG: }booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
-timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$out" \
-	"${relay_args[@]}" </dev/null >"$vm/qemu-$mode.log" 2>&1 &
-qpid=$!
-rpid=
-if [ "$mode" = check ]; then
-	python3 "$TOP/harness/qmp-relay.py" "$vm/guest-hp.sock" "$vm/qmp.sock" \
-		"$relay_log" 2>>"$relay_log" &
-	rpid=$!
-fi
-tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u "s/^/  ${VM_TAG:+[$VM_TAG] }| /" &
-tpid=$!
-# Boot watchdog: a guest that has said nothing on the results port after
-# $BOOT_TIMEOUT seconds has hung in boot; do not wait for $VM_TIMEOUT.
-: "${BOOT_TIMEOUT:=300}"
-hung=
-while kill -0 "$qpid" 2>/dev/null; do
-	if [ ! -s "$out" ] && [ $(($(date +%s) - t0)) -ge "$BOOT_TIMEOUT" ]; then
-		hung=1
-		pkill -KILL -P "$qpid" 2>/dev/null || true
-		kill -KILL "$qpid" 2>/dev/null || true
-		break
-	fi
-	sleep 2
-done
-rc=0
-wait "$qpid" || rc=$?
-sleep 1
-kill "$tpid" 2>/dev/null || true
-wait "$tpid" 2>/dev/null || true
-if [ -n "$rpid" ]; then
-	kill "$rpid" 2>/dev/null || true
-	wait "$rpid" 2>/dev/null || true
-fi
+# stale_int3 CONSOLE OUT: true when the guest died in boot, before its
+# runner said a word on the results port, on an int3 that guest memory does
+# not hold. An int3 trap leaves RIP one byte after the int3, so the byte
+# before "<..>" in the Oops's Code: line is the one the CPU ran; when it is
+# not cc, the kernel had already put the final instruction back (a static
+# key's text_poke_bp() ends with a sync on every CPU) and QEMU's TCG ran a
+# stale translation of that byte. Seen once under QEMU 7.2 (Debian 12):
+# "sched_clock: Marking stable", then an int3 on "66 90" in
+# sched_clock_cpu() 6 ms later, during the next initcall. No project code
+# has run by then (no module is loaded, the runner has not started).
+stale_int3() {
+	local first code
 
-end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
+	[ ! -s "$2" ] || return 1
+	first=$(grep -aE -m 1 "$SPLAT" "$1") || return 1
+	case $first in *"Oops: int3:"*) ;; *) return 1 ;; esac
+	code=$(grep -a -A 12 -m 1 'Oops: int3:' "$1" | grep -a -m 1 ' Code: ')
+	[[ $code =~ \ ([0-9a-f]{2})\ \<[0-9a-f]{2}\> ]] || return 1
+	[ "${BASH_REMATCH[1]}" != cc ]
+}
+
+# boot: one run of the guest; sets rc, hung, end and t0.
+boot() {
+	local qpid rpid tpid
+
+	rm -f "$console" "$out" "$vm/ended-early"
+	: >"$out"
+	# check: the guest's ttyS2 reaches QEMU's monitor through
+	# qmp-relay.py, for the tests that hot-add and remove DIMMs
+	# (mhp_rollback.sh); three DIMM slots are free for them (slots=6,
+	# three NVDIMMs).
+	relay_args=()
+	relay_log="$vm/relay-$mode.log"
+	if [ "$mode" = check ]; then
+		rm -f "$vm/guest-hp.sock" "$vm/qmp.sock" "$relay_log"
+		relay_args=(-chardev "socket,id=hp,path=$vm/guest-hp.sock,server=on,wait=off"
+			    -serial chardev:hp -qmp "unix:$vm/qmp.sock,server=on,wait=off")
+	fi
+	t0=$(date +%s)
+	progress vm "${VM_TAG:+$VM_TAG: }booting ($mode, timeout ${VM_TIMEOUT}s, console: $console)"
+	timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$out" \
+		"${relay_args[@]}" </dev/null >"$vm/qemu-$mode.log" 2>&1 &
+	qpid=$!
+	rpid=
+	if [ "$mode" = check ]; then
+		python3 "$TOP/harness/qmp-relay.py" "$vm/guest-hp.sock" "$vm/qmp.sock" \
+			"$relay_log" 2>>"$relay_log" &
+		rpid=$!
+	fi
+	tail -n +1 -f --pid="$qpid" "$out" 2>/dev/null | sed -u "s/^/  ${VM_TAG:+[$VM_TAG] }| /" &
+	tpid=$!
+	# Boot watchdog: a guest that has said nothing on the results port
+	# after $BOOT_TIMEOUT seconds has hung in boot; do not wait for
+	# $VM_TIMEOUT.
+	hung=
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ ! -s "$out" ] && [ $(($(date +%s) - t0)) -ge "$BOOT_TIMEOUT" ]; then
+			hung=1
+			pkill -KILL -P "$qpid" 2>/dev/null || true
+			kill -KILL "$qpid" 2>/dev/null || true
+			break
+		fi
+		sleep 2
+	done
+	rc=0
+	wait "$qpid" || rc=$?
+	sleep 1
+	kill "$tpid" 2>/dev/null || true
+	wait "$tpid" 2>/dev/null || true
+	if [ -n "$rpid" ]; then
+		kill "$rpid" 2>/dev/null || true
+		wait "$rpid" 2>/dev/null || true
+	fi
+	end=$(grep -aE "^KMEM-[A-Z]+-EXIT" "$out" | tail -n 1 | tr -d '\r' || true)
+}
+
+: "${BOOT_TIMEOUT:=300}"
+SPLAT=
+# shellcheck source=guest/splat.sh
+. "$TOP/harness/guest/splat.sh"
+# One more boot, and only one, for a guest that stale_int3 says QEMU broke
+# before any test ran; the first console is kept, and $vm/reboots says why
+# (check.sh lists it with the run's retries).
+rm -f "$vm/reboots" "$vm/console-$mode.stale-int3.log"
+boot
+if [ -z "$end" ] && [ "$mode" != bench ] && stale_int3 "$console" "$out"; then
+	mv "$console" "$vm/console-$mode.stale-int3.log"
+	echo "${VM_TAG:-VM}: rebooted once: its first boot died on an int3 that guest memory does not hold, before any test ($vm/console-$mode.stale-int3.log)" |
+		tee "$vm/reboots" >&2
+	boot
+fi
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
 	# the reason also goes to $vm/ended-early, for check.sh's summary
 	if [ -n "$hung" ]; then

@@ -4,7 +4,9 @@
 # check's failures, why a check VM failed: the first splat of its console,
 # or the last console lines of a run that did not finish, with the test it
 # was in and vm.sh's reason. A CI log that keeps only its tail must show
-# the cause. Fake VM directories stand for the runs. Prints one TAP line
+# the cause. Fake VM directories stand for the runs. Then stale_int3
+# (harness/vm.sh), the one boot failure vm.sh boots a VM again for, on
+# consoles cut from a real one. Prints one TAP line
 # per check.
 set -uo pipefail
 CHECK=$(cd "$(dirname "$0")/.." && pwd)/check.sh
@@ -89,4 +91,48 @@ boot"
 # shellcheck disable=SC2034 # read by vm_evidence
 SPLAT=
 expect "no pattern list: nothing (check.sh fails the console check itself)" ""
+
+# stale_int3 (harness/vm.sh): the one boot failure vm.sh boots again for.
+# shellcheck source=../guest/splat.sh
+. "$SPLATS"
+# shellcheck source=/dev/null
+. <(sed -n '/^stale_int3() {/,/^}/p' "$(dirname "$CHECK")/vm.sh")
+if ! declare -F stale_int3 >/dev/null; then
+	echo "not ok $((n + 1)) - stale_int3 found in vm.sh"
+	exit 1
+fi
+# int3_console BYTE [BEFORE]: a console whose first splat is an int3 Oops
+# that ran BYTE at RIP-1 (the lines as the run of 2026-12-05 printed them,
+# cut), BEFORE lines ahead of it.
+int3_console() {
+	printf '%b' "${2:-}"
+	printf '[   33.888758] sched_clock: Marking stable (33810079215, 77811550)\n'
+	printf '[   33.894554] Oops: int3: 0000 [#1] PREEMPT SMP KASAN NOPTI\n'
+	printf '[   33.895340] RIP: 0010:sched_clock_cpu+0x67/0x4d0\n'
+	printf '[   33.895818] Code: 24 38 f0 e9 c9 9e 4c 01 e0 c7 00 f1 f1 f1 f1 c7 40 04 00 f3 %s <90> e8 43 82\n' "$1"
+	printf '[   33.898523] Kernel panic - not syncing: Fatal exception in interrupt\n'
+}
+# classify NAME WANT CONSOLE OUT: stale_int3 says WANT (yes or no).
+classify() {
+	local got=no
+
+	n=$((n + 1))
+	printf '%s' "$3" >"$VDIR/c.log"
+	printf '%b' "$4" >"$VDIR/o.log"
+	stale_int3 "$VDIR/c.log" "$VDIR/o.log" && got=yes
+	if [ "$got" = "$2" ]; then
+		echo "ok $n - stale_int3: $1"
+	else
+		echo "not ok $n - stale_int3: $1 (said $got)"
+		fails=$((fails + 1))
+	fi
+}
+classify "an int3 on a byte memory no longer holds, in boot: reboot" yes "$(int3_console 66)" ''
+classify "an int3 that memory holds (cc): a real trap, no reboot" no "$(int3_console cc)" ''
+classify "the runner had started: no reboot" no "$(int3_console 66)" 'TAP version 13\n'
+classify "another splat came first: no reboot" no \
+	"$(int3_console 66 '[ 1.0] WARNING: CPU: 0 PID: 1 at x\n')" ''
+classify "an oops other than int3: no reboot" no \
+	"$(int3_console 66 | sed 's/Oops: int3:/Oops: general protection fault:/')" ''
+classify "no Code: line to read: no reboot" no "$(int3_console 66 | grep -v Code:)" ''
 [ "$fails" = 0 ]
