@@ -741,7 +741,11 @@ static int kmem_want_refused(struct kmem_dev *kdev, enum kmem_state want)
  * kmem_veto - whether @task may online or offline a block of ours now
  *
  * Called for MEM_GOING_ONLINE / MEM_GOING_OFFLINE of a block of ours, with
- * kdev->stat_lock held. While a transition of ours runs, only its own task
+ * kdev->stat_lock held. Once the provider has said that the device is
+ * going away or that its memory failed (kdev->loss), no block of it goes
+ * online again, by anybody: the memory may no longer decode, and what a
+ * loss left present (retained, waiting for its users to let go) is only
+ * ever to be removed. While a transition of ours runs, only its own task
  * changes our blocks: another writer would be seen (and rolled back over)
  * by a transition that did not make the change. The transition's own
  * changes all go: it asks for no kernel zone that kmem_surprise_refuses()
@@ -761,6 +765,10 @@ static int kmem_veto(struct kmem_dev *kdev, unsigned long action,
 		     const char **why)
 {
 	lockdep_assert_held(&kdev->stat_lock);
+	if (action == MEM_GOING_ONLINE && kdev->loss != KMEM_LOSS_NONE) {
+		*why = "the device is going away or its memory failed";
+		return -ENXIO;
+	}
 	if (kdev->busy) {
 		*why = "a transition of the device is running";
 		return task == kdev->actor ? 0 : -EBUSY;

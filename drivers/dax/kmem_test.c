@@ -643,6 +643,43 @@ static void dax_kmem_veto(struct kunit *test)
 }
 
 /*
+ * Once the provider has said the device is going away or its memory
+ * failed, no block of it goes online again, in any zone, by anybody (our
+ * own transitions included); offlining stays the notifier's business as
+ * before (a foreign one during a transition of ours is still -EBUSY).
+ */
+static void dax_kmem_veto_after_loss(struct kunit *test)
+{
+	u64 r[1][2] = { { MB_(8), MB_(3) } };
+	struct task_struct *other = (struct task_struct *)test;
+	struct kmem_dev *kdev = kmem_test_kdev(test, 1, r);
+	struct task_struct *self = current;
+	enum kmem_loss loss;
+
+	kmem_test_set(kdev, 0, KMEM_B_OFFLINE);
+	KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other), 0);
+	for (loss = KMEM_LOSS_TEARDOWN; loss < KMEM_LOSS_MAX; loss++) {
+		kdev->loss = loss;
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, other),
+				-ENXIO);
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_NORMAL, other),
+				-ENXIO);
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, other),
+				0);
+		kdev->busy = true;
+		kdev->actor = self;
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_ONLINE, ZONE_MOVABLE, self),
+				-ENXIO);
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, self),
+				0);
+		KUNIT_EXPECT_EQ(test, kmem_test_veto(kdev, MEM_GOING_OFFLINE, ZONE_MOVABLE, other),
+				-EBUSY);
+		kdev->busy = false;
+		kdev->actor = NULL;
+	}
+}
+
+/*
  * A device that may go without warning gets no kernel zone unless
  * kernel_zone_surprise is set: another writer's online is vetoed, our
  * online_kernel is refused before it starts and our online picks among
@@ -1126,6 +1163,7 @@ static struct kunit_case dax_kmem_test_cases[] = {
 	KUNIT_CASE(dax_kmem_ranges_emitted),
 	KUNIT_CASE(dax_kmem_adopt_node),
 	KUNIT_CASE(dax_kmem_veto),
+	KUNIT_CASE(dax_kmem_veto_after_loss),
 	KUNIT_CASE(dax_kmem_veto_surprise),
 	KUNIT_CASE(dax_kmem_bind_want_surprise),
 	KUNIT_CASE(dax_kmem_kernel_lost),

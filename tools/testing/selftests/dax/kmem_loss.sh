@@ -42,7 +42,12 @@
 #  (h) the same with the memmap in the device's reservation (the
 #      default): kmem says once that removing the memory reads it, and
 #      the memory goes;
-#  (i) a namespace created on the region again works as System RAM.
+#  (i) after a loss nothing of the device goes online again: a device
+#      bound offline whose first block cannot be removed (fail_dax_kmem)
+#      is torn down; that block is retained, offline, and an online of it
+#      through memoryN/state fails with ENXIO and changes nothing (the
+#      kernel log says why); with the injection off the retry removes it;
+#  (j) a namespace created on the region again works as System RAM.
 # Not checked: that the block stays isolated while its pages are taken
 # (nothing outside the kernel sees the window).
 
@@ -71,7 +76,7 @@ mf_early0=$(cat "$MF_EARLY")
 ulimit -c 0
 
 ktap_print_header
-ktap_set_plan 22
+ktap_set_plan 26
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -84,6 +89,7 @@ cleanup() {
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT"
 	echo 0 >"$BACKING_FAIL/probability"
+	kmem_fail_off
 	echo "$mf_recovery0" >"$MF_RECOVERY"
 	echo "$mf_early0" >"$MF_EARLY"
 	modprobe kmem 2>/dev/null
@@ -305,6 +311,51 @@ resv_failed() {
 }
 check "failed memory, memmap on the device: kmem says it reads it once, the memory goes" \
 	resv_failed
+
+# --- (i) after a loss, nothing of the device goes online again ---
+
+offline_bound() {
+	run ndctl destroy-namespace -f "$ns" && new_ns &&
+		expect_write OK "$SYS_DAX/devices/$dax/online_policy" offline &&
+		kmem_bind "$dax" && state_is offline "$dax" "$s" "$e" "$base"
+}
+check "new namespace, bound with online_policy offline: every block present, offline" \
+	offline_bound
+# lost_offline: the first block's unplug fails from now on; the teardown
+# removes the others and retains it, offline.
+lost_offline() {
+	first=$(blocks_of "$s" "$e" | head -n 1)
+	kmem_fail_at "$(block_addr "${first##*memory}" "$s" "$e")" && teardown "$1" &&
+		retained_single || return 1
+	eq "reason" "$rt_reason" injected &&
+		eq "retained present bytes" "$rt_present" \
+			"$(block_part "${first##*memory}" "$s" "$e")" &&
+		eq "${first##*/} state" "$(read_word "$first/state")" offline
+}
+kmsg_mark "lostoff-$$"
+check "teardown, first block's unplug failing: the others go, it is retained offline" \
+	lost_offline "lostoff-$$"
+# online_after_loss: every online of the retained block fails with ENXIO,
+# kmem's log line says why, and the block stays offline.
+online_after_loss() {
+	local w rc=0
+
+	kmsg_mark "online-lost-$$"
+	for w in online_movable online; do
+		eq "${first##*/}/state $w" "$(sysfs_err "$first/state" "$w")" ENXIO || rc=1
+	done
+	eq "${first##*/} state" "$(read_word "$first/state")" offline || rc=1
+	eq "kmem's lines for the refusals" "$(kmsg_since "online-lost-$$" |
+		grep -c "kmem: $dax: block .*: online refused (-6): the device is going away")" 2 ||
+		rc=1
+	return $rc
+}
+check "after the loss an online of the retained block fails with ENXIO, changes nothing" \
+	online_after_loss
+lost_released() {
+	kmem_fail_at 0 && released
+}
+check "injection off: the retry removes the block, all at the baseline" lost_released
 
 again() {
 	run ndctl destroy-namespace -f "$ns" || return 1
