@@ -6,8 +6,7 @@
 # was in and vm.sh's reason. A CI log that keeps only its tail must show
 # the cause. Fake VM directories stand for the runs. Then stale_int3
 # (harness/vm.sh), the one boot failure vm.sh boots a VM again for, on
-# consoles cut from a real one. Prints one TAP line
-# per check.
+# consoles cut from a real one. Prints one TAP line per check.
 set -uo pipefail
 CHECK=$(cd "$(dirname "$0")/.." && pwd)/check.sh
 SPLATS=$(dirname "$CHECK")/guest/splat.sh
