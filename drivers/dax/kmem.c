@@ -2272,6 +2272,32 @@ static enum kmem_state kmem_bind_want(struct kmem_dev *kdev,
 }
 
 /*
+ * kmem_adopted_kernel_said - say what a bind of a device that may go
+ * without warning re-adopted in a kernel zone
+ *
+ * Blocks present keep their zone at re-adoption, also where
+ * kernel_zone_surprise refuses the device a new one: the kernel data in
+ * them stays, and kernel_loss applies to them at the device's next loss.
+ * Said once per bind, from a snapshot of the block counts. Call after
+ * kmem_set_surprise(), with kdev->lock held.
+ */
+static void kmem_adopted_kernel_said(struct kmem_dev *kdev,
+				     struct dev_dax *dev_dax)
+{
+	unsigned int nr_kernel;
+	bool refused;
+
+	lockdep_assert_held(&kdev->lock);
+	spin_lock(&kdev->stat_lock);
+	nr_kernel = kdev->count[KMEM_B_KERNEL];
+	refused = kmem_surprise_refuses(kdev, MEM_GOING_ONLINE, ZONE_NORMAL);
+	spin_unlock(&kdev->stat_lock);
+	if (refused && nr_kernel)
+		dev_warn(&dev_dax->dev, "%u blocks of kernel memory re-adopted by a device that may go without warning: kmem.kernel_loss applies to them\n",
+			 nr_kernel);
+}
+
+/*
  * Take the removal class of @dev_dax, which cannot change while it is
  * bound to kmem (daxX.Y/removal is -EBUSY then). Blocks present keep
  * their zone; it rules the onlines from now on.
@@ -2334,6 +2360,7 @@ static u64 kmem_adopt(struct kmem_dev *old, struct kmem_dev *probe,
 	}
 	old->dev_dax = dev_dax;
 	kmem_set_surprise(old, dev_dax);
+	kmem_adopted_kernel_said(old, dev_dax);
 	want = kmem_bind_want(old, dev_dax);
 	if (kmem_want_refused(old, want))
 		want = KMEM_S_UNPLUGGED;	/* the blocks present stay */

@@ -595,6 +595,21 @@ kmem_bind() {
 	return 1
 }
 
+# kmem_bind_movable DAX START END: bind DAX to kmem with every block of
+# [START, END) online_movable: through the device's online_policy where
+# the driver has one; stock kmem (no online_policy) binds offline, and its
+# blocks are then onlined through memoryN/state, which is said.
+kmem_bind_movable() {
+	local pol=$SYS_DAX/devices/$1/online_policy
+
+	if [ -e "$pol" ]; then
+		expect_write OK "$pol" online_movable && kmem_bind "$1"
+		return
+	fi
+	msg "$1 has no online_policy (stock kmem binds offline): onlining through memoryN/state"
+	kmem_bind "$1" && blocks_set "$2" "$3" online_movable
+}
+
 # kmem_unbind DAX: unbind DAX from kmem through the driver's unbind file.
 kmem_unbind() {
 	eq "unbind $1 from kmem" "$(sysfs_err "$KMEM_DRV/unbind" "$1")" OK &&
@@ -1218,4 +1233,54 @@ is_pinned() {
 	*" $1 "*) return 0 ;;
 	esac
 	return 1
+}
+
+# --- a device's loss (kmem_loss.sh, kmem_loss_cache.sh) ---
+# The caller sets dax, ns (its namespace) and s (its start).
+
+BACKING_FAIL=/sys/kernel/debug/fail_dax_backing
+MF_RECOVERY=/proc/sys/vm/memory_failure_recovery
+
+# revoked_logged TAG [failed]: the pages kmem's log lines since TAG say
+# were taken from their users, summed over blocks; with "failed", the
+# lines of memory that failed (every page in use taken).
+revoked_logged() {
+	local line="kmem: $dax: block 0x[0-9a-f]*: \\([0-9]*\\) pages"
+
+	if [ "${2:-}" = failed ]; then
+		line+=" in use taken from their users, as the device's memory failed"
+	else
+		line+=" that could not be migrated taken from their users"
+	fi
+	kmsg_since "$1" | sed -n "s/.*$line.*/\\1/p" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+# teardown TAG [NEWS]: the provider's teardown (the nd-bus unbind of the
+# namespace's nd_dax device from dax_pmem, what destroying the namespace
+# does first), with vm.memory_failure_recovery=0 (which panics on a
+# hardware memory error, not on this); kmem told once since mark TAG;
+# NEWS is kmem's log line (default: the teardown's).
+teardown() {
+	local nd r0 rc=0 news=${2:-the provider is removing the device}
+
+	nd=$(nd_dax_of "$ns")
+	[ -n "$nd" ] || { msg "no nd_dax device claims $ns"; return 1; }
+	r0=$(cat "$MF_RECOVERY") && echo 0 >"$MF_RECOVERY" || return 1
+	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || rc=1
+	echo "$r0" >"$MF_RECOVERY"
+	[ $rc = 0 ] || return 1
+	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
+	eq "lines \"$news\" for $dax" \
+		"$(kmsg_since "$1" | grep -c "kmem: $dax: $news\$")" 1
+}
+
+# backing_fails: fail_dax_backing fires once, for the device at $s.
+backing_fails() {
+	local a
+
+	for a in verbose=0 space=0 interval=1 times=1 "phys=$s" probability=100; do
+		eq "fail_dax_backing/$a" "$(sysfs_err "$BACKING_FAIL/${a%%=*}" "${a#*=}")" OK ||
+			return 1
+	done
 }

@@ -28,7 +28,9 @@
 #    block with the threads: counted exactly (MemTotal, /proc/iomem),
 #    listed in drivers/kmem/retained, named in the kernel log, keeping
 #    kmem loaded;
-#  - a new bind re-adopts the retained memory, block for block;
+#  - a new bind re-adopts the retained memory, block for block, and the
+#    kernel log says how many blocks of kernel memory it kept in a kernel
+#    zone with kernel_zone_surprise=N;
 #  - with kmem.kernel_loss=keep, the provider's teardown (dax_pmem
 #    unbound; for a device that may go without warning the memory may
 #    stop decoding then)
@@ -351,7 +353,7 @@ check "memory retained: modprobe -r kmem fails" kmem_rmmod_refused
 # a block between the look at the blocks and the bind's claim), and every
 # block now present was present before.
 readopt() {
-	local before b l rc=0
+	local before b l n rc=0
 
 	expect_write OK "$POL" unplugged || return 1
 	before=$(kmem_present_blocks "$s" "$e")
@@ -366,12 +368,18 @@ readopt() {
 	[ -n "$l" ] || { msg "no '$dax: re-adopted ... bytes' in the kernel log"; return 1; }
 	l=${l#*re-adopted }
 	eq "bytes re-adopted" "${l% bytes}" "$(kmem_present_bytes "$s" "$e")" || rc=1
+	n=0
 	for b in $(kmem_present_blocks "$s" "$e"); do
+		n=$((n + 1))
 		case " $before " in
 		*" $b "*) ;;
 		*) msg "memory$b was not there before the bind"; rc=1 ;;
 		esac
 	done
+	# all of them in Normal (present_normal), kept there although
+	# kernel_zone_surprise=N: said once
+	l="$dax: $n blocks of kernel memory re-adopted by a device that may go without warning"
+	eq "lines '$l'" "$(kmsg_since "readopt-$$" | grep -c "$l")" 1 || rc=1
 	return $rc
 }
 check "bind again: retained memory re-adopted (same blocks, state not unplugged), retained empty" \

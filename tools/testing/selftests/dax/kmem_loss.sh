@@ -69,9 +69,7 @@ FREE_SIZE=1M
 PIN_PAGES=$(((1 << 20) / PAGE))
 PFNS=/tmp/kmem_loss.$$.pfns
 OUT=/tmp/kmem_loss.$$.out
-MF_RECOVERY=/proc/sys/vm/memory_failure_recovery
 MF_EARLY=/proc/sys/vm/memory_failure_early_kill
-BACKING_FAIL=/sys/kernel/debug/fail_dax_backing
 [ -w "$MF_RECOVERY" ] || ktap_exit_fail_msg "no $MF_RECOVERY (CONFIG_MEMORY_FAILURE)"
 mf_recovery0=$(cat "$MF_RECOVERY")
 mf_early0=$(cat "$MF_EARLY")
@@ -126,11 +124,8 @@ new_ns() {
 	base=$(meminfo_kb MemTotal)
 	hwc0=$(meminfo_kb HardwareCorrupted)
 	msg "$ns, $dax: $nb blocks, $(printf '%#x-%#x' "$s" $((e - 1))), node $node"
-	if [ -e "$SYS_DAX/devices/$dax/online_policy" ]; then
+	[ ! -e "$SYS_DAX/devices/$dax/online_policy" ] ||
 		expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable
-	else
-		msg "$dax has no online_policy (stock kmem binds offline)"
-	fi
 }
 
 # bind_pinned [OPTION]: bind, then page_pin with OPTION (-c or -e). The pin
@@ -139,11 +134,7 @@ new_ns() {
 bind_pinned() {
 	local rc=0
 
-	kmem_bind "$dax" || return 1
-	if [ ! -e "$SYS_DAX/devices/$dax/online_policy" ]; then
-		msg "onlining $dax's blocks through memoryN/state"
-		blocks_set "$s" "$e" online_movable || return 1
-	fi
+	kmem_bind_movable "$dax" "$s" "$e" || return 1
 	state_is online_movable "$dax" "$s" "$e" "$base" || rc=1
 	start_pin vmsplice "$BUF_SIZE" -u "$FREE_SIZE" "$1" || return 1
 	pfns_in_device
@@ -151,21 +142,6 @@ bind_pinned() {
 	eq "pages with a pfn" "$pfns_total" "$BUF_PAGES" &&
 		eq "buffer pages in $dax" "$pfns_in" "$pfns_total" || rc=1
 	return $rc
-}
-
-# revoked_logged TAG [failed]: the pages kmem's log lines since TAG say
-# were taken from their users, summed over blocks; with "failed", the
-# lines of memory that failed (every page in use taken).
-revoked_logged() {
-	local line="kmem: $dax: block 0x[0-9a-f]*: \\([0-9]*\\) pages"
-
-	if [ "${2:-}" = failed ]; then
-		line+=" in use taken from their users, as the device's memory failed"
-	else
-		line+=" that could not be migrated taken from their users"
-	fi
-	kmsg_since "$1" | sed -n "s/.*$line.*/\\1/p" |
-		awk '{ n += $1 } END { print n + 0 }'
 }
 
 # stop_checked INTACT AR: page_pin reads its buffer (-c) and drains the
@@ -199,20 +175,6 @@ new_ns || ktap_exit_fail_msg "cannot set up a namespace on $region"
 
 check "bind online_movable, $BUF_SIZE on the device, half of it pinned in a pipe" bind_pinned -c
 
-# teardown TAG [NEWS]: the provider's teardown, kmem told once since mark
-# TAG; NEWS is kmem's log line (default: the teardown's).
-teardown() {
-	local nd news=${2:-the provider is removing the device}
-
-	nd=$(nd_dax_of "$ns")
-	[ -n "$nd" ] || { msg "no nd_dax device claims $ns"; return 1; }
-	echo 0 >"$MF_RECOVERY" || return 1
-	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || return 1
-	echo "$mf_recovery0" >"$MF_RECOVERY"
-	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }
-	eq "lines \"$news\" for $dax" \
-		"$(kmsg_since "$1" | grep -c "kmem: $dax: $news\$")" 1
-}
 kmsg_mark "loss-$$"
 check "teardown with the pin held, vm.memory_failure_recovery=0: kmem told once, no panic" \
 	teardown "loss-$$"
@@ -287,15 +249,6 @@ failed_pinned() {
 check "new namespace, memmap in DRAM, bound, $BUF_SIZE on it, half pinned in a pipe" \
 	failed_pinned
 
-# backing_fails: fail_dax_backing fires once, for the device at $s.
-backing_fails() {
-	local a
-
-	for a in verbose=0 space=0 interval=1 times=1 "phys=$s" probability=100; do
-		eq "fail_dax_backing/$a" "$(sysfs_err "$BACKING_FAIL/${a%%=*}" "${a#*=}")" OK ||
-			return 1
-	done
-}
 MEMMAP_READ="the memmap of the failed memory is on the device: removing the memory reads it"
 # failed_teardown TAG MEMMAP_LINES: the teardown after backing_fails, kmem
 # told of the failure (it returns EOPNOTSUPP) and not of the teardown;
