@@ -502,6 +502,18 @@ kmem_params_restore() {
 	return 0
 }
 
+# kmem_cleanup_end [DAX]: how a test's cleanup ends: kmem loaded again,
+# DAX (when given and bound to kmem) unbound, 30 s for retained memory to
+# go (a pin just released lets it), kmem's parameters restored, the
+# namespaces reset.
+kmem_cleanup_end() {
+	modprobe kmem 2>/dev/null
+	[ -n "${1:-}" ] && kmem_bound "$1" && sysfs_err "$KMEM_DRV/unbind" "$1" >/dev/null
+	wait_until 30 retained_none
+	kmem_params_restore
+	kmem_reset
+}
+
 # kmem_fail_at ADDR [TIMES]: through fail_dax_kmem, make every plug and
 # unplug of the memory block starting at ADDR fail, or only the next TIMES
 # of them (0: no failures any more). The address is written in decimal.
@@ -1043,10 +1055,11 @@ wait_line() {
 }
 
 # wait_exit PID SECONDS: wait for a child to exit; its status, or 124
-# after SECONDS (the child is then killed).
+# after SECONDS (the child is then killed), 127 without a PID.
 wait_exit() {
 	local end=$((SECONDS + $2))
 
+	[ -n "$1" ] || return 127
 	while kill -0 "$1" 2>/dev/null; do
 		if [ "$SECONDS" -ge "$end" ]; then
 			kill -KILL "$1" 2>/dev/null
@@ -1132,6 +1145,7 @@ kmem_settled() {
 # bound to kmem with its memory online_kernel is left as it is: what of it
 # could go would go later, in kmem's background retry of retained memory,
 # under the caller's measurements of MemTotal.
+# shellcheck disable=SC2120 # kernel_zone.sh passes keep_kernel
 kmem_reset() {
 	local d b keep=${1:-}
 

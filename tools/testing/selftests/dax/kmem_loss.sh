@@ -96,11 +96,7 @@ cleanup() {
 	kmem_fail_off
 	echo "$mf_recovery0" >"$MF_RECOVERY"
 	echo "$mf_early0" >"$MF_EARLY"
-	modprobe kmem 2>/dev/null
-	[ -n "$dax" ] && kmem_bound "$dax" && sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
-	wait_until 30 retained_none
-	kmem_params_restore
-	kmem_reset
+	kmem_cleanup_end "$dax"
 }
 trap cleanup EXIT
 

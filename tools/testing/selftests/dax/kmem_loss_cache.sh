@@ -7,20 +7,30 @@
 # dirty page cache of another (its file holds older data), on ext4
 # without a journal on an fsdax namespace of the big region, with
 # vm.dirty_writeback_centisecs=0 so that nothing writes the dirty pages
-# back meanwhile. The device: the small region, online movable.
+# back meanwhile; it handles SIGBUS, and its child maps the mlocked pages
+# without locking them (mlock is not inherited). A second one (loss_victim -k) only
+# mlocks 1 MiB there and leaves SIGBUS's default action, with SIGBUS
+# blocked until it is asked to exit. Both are late-kill processes
+# (vm.memory_failure_early_kill=0). The device: the small region, online
+# movable.
 #  (a) the provider tears the device down while its memory still reads
 #      (the nd-bus unbind of its nd_dax device, as in kmem_loss.sh):
 #      everything is migrated, no page is taken (kernel log), the memory
 #      goes, and the victim finds its data: the mlocked and the clean
 #      pages read as written (the clean ones still in the page cache:
 #      migrated, not dropped), fsync(2) of the dirty file returns 0, and
-#      read(2) and the mapping give the new data;
+#      read(2) and the mapping give the new data; neither victim is sent
+#      a signal;
 #  (b) the memory fails (fail_dax_backing makes the teardown report a
 #      failure), the memmap in DRAM: nothing is migrated, every page of
 #      the three buffers is taken (the kernel log's count is theirs), the
-#      memory goes at once (nothing else holds the pages), and the victim
-#      sees the documented outcome: SIGBUS BUS_MCEERR_AR on every mlocked
-#      page (touched after the loss: the process is not killed before),
+#      memory goes at once (nothing else holds the pages), and the victims
+#      see the documented outcome: each mlocked user is sent SIGBUS
+#      BUS_MCEERR_AO at once, at each of its mlocked pages and nowhere
+#      else (kernel log), the child that shares them unlocked is not (the
+#      -k one dies of it when it unblocks SIGBUS;
+#      the other handles it and finds SIGBUS BUS_MCEERR_AR on every
+#      mlocked page it then touches),
 #      the clean file's pages are dropped (not in the page cache) and
 #      read again from the file as written,
 #      fsync(2) of the dirty file fails with EIO once and then returns 0,
@@ -40,8 +50,12 @@ require_region small
 PAGE=$(getconf PAGESIZE)
 SIZE=1M
 BUF_PAGES=$(((1 << 20) / PAGE))
+# the exit status of a process that SIGBUS ended
+KILLED_BY_SIGBUS=$((128 + $(kill -l BUS)))
 PFNS=/tmp/kmem_loss_cache.$$.pfns
 OUT=/tmp/kmem_loss_cache.$$.out
+KPFNS=/tmp/kmem_loss_cache.$$.k.pfns
+KOUT=/tmp/kmem_loss_cache.$$.k.out
 MNT=/tmp/kmem_loss_cache.$$.mnt
 WB=/proc/sys/vm/dirty_writeback_centisecs
 MF_EARLY=/proc/sys/vm/memory_failure_early_kill
@@ -51,32 +65,32 @@ mf_early0=$(cat "$MF_EARLY")
 ulimit -c 0
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 16
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
 
 victim_pid=
+locked_pid=
+vpid=
+kpid=
+cpid=
 fs_ns=
 dax=
 cleaned=
 cleanup() {
 	[ -n "$cleaned" ] && return
 	cleaned=1
-	if [ -n "$victim_pid" ]; then
-		kill -KILL "$victim_pid" 2>/dev/null && wait "$victim_pid" 2>/dev/null
-	fi
-	rm -f "$PFNS" "$OUT"
+	for pid in $victim_pid $locked_pid; do
+		kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	rm -f "$PFNS" "$OUT" "$KPFNS" "$KOUT"
 	[ -e "$BACKING_FAIL/probability" ] && echo 0 >"$BACKING_FAIL/probability"
 	echo "$wb0" >"$WB"
 	echo "$mf_early0" >"$MF_EARLY"
 	grep -q " $MNT " /proc/mounts && umount "$MNT"
 	rmdir "$MNT" 2>/dev/null
-	modprobe kmem 2>/dev/null
-	[ -n "$dax" ] && kmem_bound "$dax" && sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
-	wait_until 30 retained_none
-	kmem_params_restore
-	kmem_reset
+	kmem_cleanup_end "$dax"
 }
 trap cleanup EXIT
 
@@ -122,25 +136,56 @@ new_dev() {
 		state_is online_movable "$dax" "$s" "$e" "$base"
 }
 
-# start_victim: loss_victim on the device's node; every page of its three
-# buffers is in the device.
-start_victim() {
+# is_ready NAME OUT PID: PID said "ready" in OUT within 60 s; else it is
+# waited for (5 s, then killed) and its last words are logged.
+is_ready() {
 	local rc
 
-	rm -f "$PFNS"
+	wait_line "$2" '^ready$' 60 "$3" && return 0
+	wait_exit "$3" 5
+	rc=$?
+	msg "$1 ($rc): $(tail -n 2 "$2" | tr '\n' ' ')"
+	return 1
+}
+
+# start_victim: loss_victim and loss_victim -k on the device's node; every
+# page of their four buffers is in the device.
+start_victim() {
+	rm -f "$PFNS" "$KPFNS"
 	"$DAX_DIR/loss_victim" -n "$node" -p "$PFNS" "$MNT" "$SIZE" >"$OUT" 2>&1 &
 	victim_pid=$!
-	if ! wait_line "$OUT" '^ready$' 60 "$victim_pid"; then
-		wait_exit "$victim_pid" 5
-		rc=$?
-		victim_pid=
-		msg "loss_victim ($rc): $(tail -n 2 "$OUT" | tr '\n' ' ')"
-		return 1
-	fi
-	msg "loss_victim: $(grep '^placed ' "$OUT" | tr '\n' ' ')"
+	"$DAX_DIR/loss_victim" -k -n "$node" -p "$KPFNS" "$SIZE" >"$KOUT" 2>&1 &
+	locked_pid=$!
+	vpid=$victim_pid kpid=$locked_pid
+	is_ready loss_victim "$OUT" "$victim_pid" || { victim_pid=; return 1; }
+	is_ready "loss_victim -k" "$KOUT" "$locked_pid" || { locked_pid=; return 1; }
+	cpid=$(sed -n 's/^child //p' "$OUT")
+	msg "loss_victim: $(grep -E '^(placed|child) ' "$OUT" | tr '\n' ' ')"
+	msg "loss_victim -k: $(grep '^placed ' "$KOUT" | tr '\n' ' ')"
+	cat "$KPFNS" >>"$PFNS"
 	pfns_in_device
-	eq "pages with a pfn" "$pfns_total" $((3 * BUF_PAGES)) &&
+	eq "pages with a pfn" "$pfns_total" $((4 * BUF_PAGES)) &&
 		eq "pages in $dax" "$pfns_in" "$pfns_total"
+}
+
+# sigbus_pfns PID MARK: the pfns of the kernel log's "Sending SIGBUS to
+# loss_victim:PID" lines (one a page and mapping told) since MARK, sorted.
+sigbus_pfns() {
+	kmsg_since "$2" |
+		sed -n "s/.* \(0x[0-9a-f]*\): Sending SIGBUS to loss_victim:$1 .*/\1/p" | sort
+}
+
+# locked_status WANT: SIGUSR1 to loss_victim -k, if it still runs; its
+# exit status is WANT (3: it lived to see SIGUSR1, 135: SIGBUS ended it).
+locked_status() {
+	local rc
+
+	[ -n "$locked_pid" ] || { msg "loss_victim -k was not started"; return 1; }
+	kill -USR1 "$locked_pid" 2>/dev/null
+	wait_exit "$locked_pid" 60
+	rc=$?
+	locked_pid=
+	eq "loss_victim -k exit status" "$rc" "$1"
 }
 
 # stop_victim: SIGUSR1; the victim checks its buffers and exits 0.
@@ -152,7 +197,7 @@ stop_victim() {
 	wait_exit "$victim_pid" 60
 	rc=$?
 	victim_pid=
-	msg "loss_victim: $(grep -E '^(mlocked|clean|dirty) ' "$OUT" | tr '\n' ';')"
+	msg "loss_victim: $(grep -E '^(told|mlocked|clean|dirty) ' "$OUT" | tr '\n' ';')"
 	eq "loss_victim exit status" "$rc" 0 && grep -q '^done$' "$OUT"
 }
 
@@ -190,7 +235,7 @@ bound_victim() {
 	return $rc
 }
 ns=
-check "bound online_movable; mlocked, clean and dirty file pages on $region's device" \
+check "bound online_movable; mlocked (twice), clean and dirty file pages on $region's device" \
 	bound_victim
 kmsg_mark "teardown-$$"
 check "teardown: kmem told once" teardown "teardown-$$"
@@ -198,9 +243,18 @@ teardown_released() {
 	eq "pages taken (kernel log)" "$(revoked_logged "teardown-$$")" 0 && released
 }
 check "teardown: nothing taken, the memory gone, all at the baseline" teardown_released
+untold() {
+	local rc=0
+
+	locked_status 3 || rc=1
+	stop_victim && seen told ao=0 mlocked=0 other=0 || rc=1
+	eq "SIGBUS lines for the victims (kernel log)" \
+		"$(for p in $vpid $kpid $cpid; do sigbus_pfns "$p" "teardown-$$"; done)" "" || rc=1
+	return $rc
+}
+check "teardown: no mlocked user is sent a signal; loss_victim -k lives" untold
 intact() {
-	stop_victim &&
-		seen mlocked intact="$BUF_PAGES" sigbus_ar=0 bad=0 &&
+	seen mlocked intact="$BUF_PAGES" sigbus_ar=0 bad=0 &&
 		seen clean resident="$BUF_PAGES" intact="$BUF_PAGES" sigbus_ar=0 bad=0
 }
 check "teardown: the mlocked and the clean pages read as written, the clean ones still cached" \
@@ -228,14 +282,40 @@ failed() {
 	return $rc
 }
 check "failed memory: the teardown tells kmem of the failure" failed
-check "failed memory: every page of the three buffers taken (kernel log)" \
-	eq "pages taken" "$(revoked_logged "failed-$$" failed)" $((3 * BUF_PAGES))
+check "failed memory: every page of the four buffers taken (kernel log)" \
+	eq "pages taken" "$(revoked_logged "failed-$$" failed)" $((4 * BUF_PAGES))
 check "failed memory: the memory gone at once, all at the baseline" released
-lost_mlocked() {
-	stop_victim && seen mlocked intact=0 sigbus_ar="$BUF_PAGES" bad=0
+# SIGBUS BUS_MCEERR_AO: a signal sent while one is pending is merged into
+# it, so the victim counts at least one, not one a page; the kernel log
+# has a line for each page: each victim is told of every page of its
+# mlocked buffer and of nothing else
+told_of() {
+	local sent
+
+	sent=$(sigbus_pfns "$1" "failed-$$")
+	eq "SIGBUS lines for $2 (kernel log)" "$(echo "$sent" | grep -c .)" "$BUF_PAGES" &&
+		[ "$sent" = "$3" ] ||
+		{ msg "the pages $2 was told of are not its mlocked buffer's"; return 1; }
 }
-check "failed memory: SIGBUS BUS_MCEERR_AR on every mlocked page; the victim lives" \
-	lost_mlocked
+told_locked() {
+	local rc=0 line
+
+	locked_status "$KILLED_BY_SIGBUS" || rc=1
+	stop_victim || rc=1
+	line=$(grep -m1 '^told ' "$OUT")
+	[ "$(kv "$line" ao)" -ge 1 ] 2>/dev/null || { msg "told: $line: want ao >= 1"; rc=1; }
+	eq "told mlocked" "$(kv "$line" mlocked)" "$(kv "$line" ao)" || rc=1
+	eq "told other" "$(kv "$line" other)" 0 || rc=1
+	told_of "$vpid" loss_victim "$(head -n "$BUF_PAGES" "$PFNS" | sort)" || rc=1
+	told_of "$kpid" "loss_victim -k" "$(sort "$KPFNS")" || rc=1
+	eq "SIGBUS lines for loss_victim's child, which shares the pages unlocked" \
+		"$(sigbus_pfns "$cpid" "failed-$$" | grep -c .)" 0 || rc=1
+	return $rc
+}
+check "failed memory: the mlocked users told at once (SIGBUS AO, their pages), -k dies, child not" \
+	told_locked
+check "failed memory: SIGBUS BUS_MCEERR_AR on every mlocked page touched; the victim lives" \
+	seen mlocked intact=0 sigbus_ar="$BUF_PAGES" bad=0
 check "failed memory: the clean file's pages dropped, read again from the file as written" \
 	seen clean resident=0 intact="$BUF_PAGES" sigbus_ar=0 bad=0
 lost_dirty() {

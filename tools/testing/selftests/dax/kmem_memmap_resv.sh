@@ -87,10 +87,7 @@ cleanup() {
 		sysfs_err "$SYS_ND_DAX_PMEM/bind" "$nd" >/dev/null
 	{ echo 0 >"$SYS_NODE/node${node:-1}/hugepages/hugepages-2048kB/nr_hugepages"; } 2>/dev/null
 	[ -n "$hvo0" ] && { echo "$hvo0" >"$HVO"; } 2>/dev/null
-	modprobe kmem 2>/dev/null
-	wait_until 30 retained_none
-	kmem_params_restore
-	kmem_reset
+	kmem_cleanup_end
 }
 trap cleanup EXIT
 SYS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem

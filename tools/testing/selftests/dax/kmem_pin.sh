@@ -56,12 +56,7 @@ cleanup() {
 	cleaned=1
 	[ -n "$pin_pid" ] && kill -KILL "$pin_pid" 2>/dev/null && wait "$pin_pid" 2>/dev/null
 	rm -f "$PFNS" "$OUT"
-	modprobe kmem 2>/dev/null
-	# memory retained for a pin just released goes within seconds
-	[ -n "$dax" ] && kmem_bound "$dax" && sysfs_err "$KMEM_DRV/unbind" "$dax" >/dev/null
-	wait_until 30 retained_none
-	kmem_params_restore
-	kmem_reset
+	kmem_cleanup_end "$dax"
 }
 trap cleanup EXIT
 

@@ -51,6 +51,33 @@
  * lost, then 0), then every page read with pread(2) (new: 0xd1, old:
  * 0xd0, what the file had before), then through the mapping.
  *
+ * Then it forks a child that maps the same pages (mlock(2) is not
+ * inherited: the child has the mlocked buffer's pages, shared until
+ * written, in a VMA that is not locked), prints
+ *
+ *   child <pid>
+ *
+ * and the child sleeps until its parent ends (PR_SET_PDEATHSIG).
+ *
+ * Before "ready" it handles SIGBUS: BUS_MCEERR_AO (memory_failure() telling
+ * the process that a page it maps is gone) is counted, by whether its
+ * address is in the mlocked buffer, and the process goes on; the first
+ * line after SIGUSR1, before any buffer is read, is
+ *
+ *   told ao=<n> mlocked=<n> other=<n>
+ *
+ * (a signal that arrives while one is pending is merged into it: <n> is
+ * at least 1 when any was sent, not the number of pages). Any other
+ * SIGBUS outside the reads below ends the process with status 4.
+ *
+ * "loss_victim -k [-n NODE] -p PFNFILE SIZE" maps, places and mlocks only
+ * the anonymous buffer, writes its pfns, prints its "placed" line and
+ * "ready", and keeps SIGBUS's default action, with SIGBUS blocked until
+ * SIGUSR1: the process and its mappings stay while its pages are taken
+ * (each one is told of), and a SIGBUS sent meanwhile ends it when it
+ * unblocks SIGBUS after SIGUSR1. Else it exits 3, without touching the
+ * buffer.
+ *
  * Exit 0 after "done", 2 on a setup error.
  */
 #define _GNU_SOURCE
@@ -63,7 +90,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "numa_pages.h"
@@ -71,23 +100,27 @@
 #ifndef BUS_MCEERR_AR
 #define BUS_MCEERR_AR	4
 #endif
+#ifndef BUS_MCEERR_AO
+#define BUS_MCEERR_AO	5
+#endif
 
 #define POLICY_DEFAULT	0	/* MPOL_DEFAULT of <linux/mempolicy.h> */
-#define PFN_MASK	((1ULL << 55) - 1)
-#define PAGE_PRESENT	0x8000000000000000ULL	/* pagemap bit 63 */
 #define FILL_MLOCKED	0xa1
 #define FILL_CLEAN	0xc1
 #define FILL_OLD	0xd0
 #define FILL_NEW	0xd1
 
-static uint64_t chunk_pfns[CHUNK];
 static sigjmp_buf bus_env;
 static int bus_code;
 static void *bus_addr;
+static int bus_reading;
+static const char *locked_lo, *locked_hi;
+static int told_ao, told_mlocked, told_other;
 
 static void usage(void)
 {
-	fprintf(stderr, "loss_victim [-n NODE] -p PFNFILE DIR SIZE\n");
+	fprintf(stderr, "loss_victim [-n NODE] -p PFNFILE DIR SIZE\n"
+		"loss_victim -k [-n NODE] -p PFNFILE SIZE\n");
 	exit(2);
 }
 
@@ -164,31 +197,6 @@ fail:
 	return -1;
 }
 
-/* Append the pfn of every present page of [p, p + len) to @out. */
-static int write_pfns(FILE *out, int pagemap, char *p, size_t len,
-		      size_t page)
-{
-	size_t n = len / page, i, j, cnt;
-
-	for (i = 0; i < n; i += cnt) {
-		off_t off = (off_t)((uintptr_t)(p + i * page) / page) * 8;
-
-		cnt = n - i < CHUNK ? n - i : CHUNK;
-		if (pread(pagemap, chunk_pfns, cnt * 8, off) != (ssize_t)(cnt * 8)) {
-			fprintf(stderr, "pagemap read: %s\n", strerror(errno));
-			return -1;
-		}
-		for (j = 0; j < cnt; j++) {
-			if (!(chunk_pfns[j] & PAGE_PRESENT) ||
-			    !(chunk_pfns[j] & PFN_MASK))
-				continue;
-			fprintf(out, "%#llx\n",
-				(unsigned long long)(chunk_pfns[j] & PFN_MASK));
-		}
-	}
-	return 0;
-}
-
 static int place(const char *what, char *p, size_t len, size_t page,
 		 int node)
 {
@@ -200,10 +208,26 @@ static int place(const char *what, char *p, size_t len, size_t page,
 	return 0;
 }
 
+/*
+ * BUS_MCEERR_AO: count it and go on. Anything else: back to read_page()
+ * when it is reading, else the end of the process.
+ */
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
+	const char *a = si->si_addr;
+
 	(void)sig;
 	(void)uc;
+	if (si->si_code == BUS_MCEERR_AO) {
+		__atomic_fetch_add(&told_ao, 1, __ATOMIC_SEQ_CST);
+		if (a >= locked_lo && a < locked_hi)
+			__atomic_fetch_add(&told_mlocked, 1, __ATOMIC_SEQ_CST);
+		else
+			__atomic_fetch_add(&told_other, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (!__atomic_load_n(&bus_reading, __ATOMIC_SEQ_CST))
+		_exit(4);
 	__atomic_store_n(&bus_code, si->si_code, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&bus_addr, si->si_addr, __ATOMIC_SEQ_CST);
 	siglongjmp(bus_env, 1);
@@ -223,16 +247,19 @@ static int read_page(const char *p, size_t page)
 	if (sigsetjmp(bus_env, 1)) {
 		const char *a = __atomic_load_n(&bus_addr, __ATOMIC_SEQ_CST);
 
+		__atomic_store_n(&bus_reading, 0, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&bus_code, __ATOMIC_SEQ_CST) == BUS_MCEERR_AR &&
 		    a >= p && a < p + page)
 			return -2;
 		return -3;
 	}
+	__atomic_store_n(&bus_reading, 1, __ATOMIC_SEQ_CST);
 	first = (unsigned char)__atomic_load_n(p, __ATOMIC_RELAXED);
 	for (j = 1; j < page; j++)
 		if ((unsigned char)__atomic_load_n(p + j, __ATOMIC_RELAXED) != first)
-			return -1;
-	return first;
+			break;
+	__atomic_store_n(&bus_reading, 0, __ATOMIC_SEQ_CST);
+	return j < page ? -1 : first;
 }
 
 /*
@@ -330,20 +357,44 @@ static void check_dirty(int fd, const char *map, size_t len, size_t page)
 	       len / page, n_new, n_old, n_ar, n_bad);
 }
 
+/* The anonymous buffer: on @node, base pages, mlocked, filled. */
+static char *locked_buffer(size_t len, int node)
+{
+	char *anon = map_on_node(len, node);
+
+	if (anon == MAP_FAILED)
+		return NULL;
+	/* order-0 pages: a large folio is not taken from its users */
+	if (madvise(anon, len, MADV_NOHUGEPAGE)) {
+		fprintf(stderr, "madvise: %s\n", strerror(errno));
+		return NULL;
+	}
+	if (mlock(anon, len)) {
+		fprintf(stderr, "mlock: %s\n", strerror(errno));
+		return NULL;
+	}
+	memset(anon, FILL_MLOCKED, len);
+	return anon;
+}
+
 int main(int argc, char **argv)
 {
 	char path_clean[4096], path_dirty[4096];
-	char *anon, *clean, *dirty;
+	char *anon, *clean = NULL, *dirty = NULL;
 	size_t len, page, i, a, b, c, d, r;
 	const char *pfn_path = NULL;
-	int node = 1, opt, fd_clean, fd_dirty, pagemap;
+	int node = 1, opt, fd_clean = -1, fd_dirty = -1, pagemap;
+	int only_locked = 0;
+	pid_t child = -1;
 	struct sigaction sa;
-	sigset_t set;
+	sigset_t set, bus;
 	FILE *out;
-	int sig;
 
-	while ((opt = getopt(argc, argv, "n:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "kn:p:")) != -1) {
 		switch (opt) {
+		case 'k':
+			only_locked = 1;
+			break;
 		case 'n':
 			node = atoi(optarg);
 			break;
@@ -354,65 +405,67 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind + 2 != argc || !pfn_path || node < 0 || node >= MAX_NODES)
+	if (optind + (only_locked ? 1 : 2) != argc || !pfn_path || node < 0 ||
+	    node >= MAX_NODES)
 		usage();
-	len = parse_size(argv[optind + 1]);
+	len = parse_size(argv[argc - 1]);
 	page = sysconf(_SC_PAGESIZE);
 	if (len % page)
 		usage();
-	snprintf(path_clean, sizeof(path_clean), "%s/clean", argv[optind]);
-	snprintf(path_dirty, sizeof(path_dirty), "%s/dirty", argv[optind]);
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return 2;
-
-	fd_clean = write_file(path_clean, len, FILL_CLEAN, page);
-	fd_dirty = write_file(path_dirty, len, FILL_OLD, page);
-	if (fd_clean < 0 || fd_dirty < 0)
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	if (only_locked && sigprocmask(SIG_BLOCK, &bus, NULL))
 		return 2;
 
-	anon = map_on_node(len, node);
-	if (anon == MAP_FAILED)
-		return 2;
-	/* order-0 pages: a large folio is not taken from its users */
-	if (madvise(anon, len, MADV_NOHUGEPAGE)) {
-		fprintf(stderr, "madvise: %s\n", strerror(errno));
-		return 2;
-	}
-	if (mlock(anon, len)) {
-		fprintf(stderr, "mlock: %s\n", strerror(errno));
-		return 2;
-	}
-	memset(anon, FILL_MLOCKED, len);
-
-	clean = mmap(NULL, len, PROT_READ, MAP_SHARED, fd_clean, 0);
-	dirty = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_dirty, 0);
-	if (clean == MAP_FAILED || dirty == MAP_FAILED) {
-		fprintf(stderr, "mmap: %s\n", strerror(errno));
-		return 2;
-	}
-	/* from here to the default policy: only the faults allocate */
-	if (task_policy(node)) {
-		fprintf(stderr, "set_mempolicy node %d: %s\n", node,
-			strerror(errno));
-		return 2;
-	}
-	for (i = 0; i < len; i += page)
-		(void)__atomic_load_n(clean + i, __ATOMIC_RELAXED);
-	for (i = 0; i < len; i += page)
-		(void)__atomic_load_n(dirty + i, __ATOMIC_RELAXED);
-	memset(dirty, FILL_NEW, len);
-	if (task_policy(-1)) {
-		fprintf(stderr, "set_mempolicy default: %s\n", strerror(errno));
-		return 2;
+	if (!only_locked) {
+		snprintf(path_clean, sizeof(path_clean), "%s/clean", argv[optind]);
+		snprintf(path_dirty, sizeof(path_dirty), "%s/dirty", argv[optind]);
+		fd_clean = write_file(path_clean, len, FILL_CLEAN, page);
+		fd_dirty = write_file(path_dirty, len, FILL_OLD, page);
+		if (fd_clean < 0 || fd_dirty < 0)
+			return 2;
 	}
 
-	if (place("mlocked", anon, len, page, node) ||
-	    place("clean", clean, len, page, node) ||
-	    place("dirty", dirty, len, page, node))
+	anon = locked_buffer(len, node);
+	if (!anon)
 		return 2;
+	if (place("mlocked", anon, len, page, node))
+		return 2;
+
+	if (!only_locked) {
+		clean = mmap(NULL, len, PROT_READ, MAP_SHARED, fd_clean, 0);
+		dirty = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     fd_dirty, 0);
+		if (clean == MAP_FAILED || dirty == MAP_FAILED) {
+			fprintf(stderr, "mmap: %s\n", strerror(errno));
+			return 2;
+		}
+		/* from here to the default policy: only the faults allocate */
+		if (task_policy(node)) {
+			fprintf(stderr, "set_mempolicy node %d: %s\n", node,
+				strerror(errno));
+			return 2;
+		}
+		for (i = 0; i < len; i += page)
+			(void)__atomic_load_n(clean + i, __ATOMIC_RELAXED);
+		for (i = 0; i < len; i += page)
+			(void)__atomic_load_n(dirty + i, __ATOMIC_RELAXED);
+		memset(dirty, FILL_NEW, len);
+		if (task_policy(-1)) {
+			fprintf(stderr, "set_mempolicy default: %s\n",
+				strerror(errno));
+			return 2;
+		}
+		if (place("clean", clean, len, page, node) ||
+		    place("dirty", dirty, len, page, node))
+			return 2;
+	}
+
 	pagemap = open("/proc/self/pagemap", O_RDONLY);
 	out = fopen(pfn_path, "w");
 	if (pagemap < 0 || !out) {
@@ -420,21 +473,52 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (write_pfns(out, pagemap, anon, len, page) ||
-	    write_pfns(out, pagemap, clean, len, page) ||
-	    write_pfns(out, pagemap, dirty, len, page) || fclose(out))
+	    (!only_locked &&
+	     (write_pfns(out, pagemap, clean, len, page) ||
+	      write_pfns(out, pagemap, dirty, len, page))) ||
+	    fclose(out))
 		return 2;
 	close(pagemap);
+
+	if (!only_locked) {
+		child = fork();
+		if (child < 0) {
+			fprintf(stderr, "fork: %s\n", strerror(errno));
+			return 2;
+		}
+		if (!child) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		printf("child %d\n", (int)child);
+		locked_lo = anon;
+		locked_hi = anon + len;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO;
+		if (sigaction(SIGBUS, &sa, NULL))
+			return 2;
+	}
 	printf("ready\n");
 	fflush(stdout);
 
-	if (sigwait(&set, &sig))
-		return 2;
+	/* a handled SIGBUS interrupts the wait */
+	while (sigwaitinfo(&set, NULL) < 0)
+		if (errno != EINTR)
+			return 2;
+	if (only_locked) {
+		/* a pending SIGBUS ends the process here */
+		sigprocmask(SIG_UNBLOCK, &bus, NULL);
+		return 3;
+	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_flags = SA_SIGINFO;
-	if (sigaction(SIGBUS, &sa, NULL))
-		return 2;
+	printf("told ao=%d mlocked=%d other=%d\n",
+	       __atomic_load_n(&told_ao, __ATOMIC_SEQ_CST),
+	       __atomic_load_n(&told_mlocked, __ATOMIC_SEQ_CST),
+	       __atomic_load_n(&told_other, __ATOMIC_SEQ_CST));
 	read_mapped(anon, len, page, FILL_MLOCKED, -1, &a, &b, &c, &d);
 	printf("mlocked pages=%zu intact=%zu sigbus_ar=%zu bad=%zu\n",
 	       len / page, a, c, d);
@@ -445,6 +529,8 @@ int main(int argc, char **argv)
 	check_dirty(fd_dirty, dirty, len, page);
 	/* no later SIGBUS may jump to a stale jump buffer */
 	signal(SIGBUS, SIG_DFL);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
 	printf("done\n");
 	fflush(stdout);
 	return 0;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What numa_fill and page_pin share: map anonymous memory
- * bound to one NUMA node, and count on which nodes its pages are, as
- * move_pages(2) reports them. Single-threaded test programs only: the
- * counts live in static storage.
+ * What numa_fill, page_pin and loss_victim share: map anonymous memory
+ * bound to one NUMA node, count on which nodes its pages are, as
+ * move_pages(2) reports them, and write the page frame numbers of a
+ * buffer. Single-threaded test programs only: the counts live in static
+ * storage.
  */
 #ifndef NUMA_PAGES_H
 #define NUMA_PAGES_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +20,8 @@
 #define POLICY_BIND	2	/* MPOL_BIND of <linux/mempolicy.h> */
 #define MAX_NODES	64
 #define CHUNK		4096
+#define PFN_MASK	0x007fffffffffffffULL	/* pagemap bits 0-54 */
+#define PAGE_PRESENT	0x8000000000000000ULL	/* pagemap bit 63 */
 
 static void *chunk_pages[CHUNK];
 static int chunk_status[CHUNK];
@@ -82,6 +86,36 @@ static inline void print_nodes(int node)
 	for (k = 0; k <= last; k++)
 		printf(" node%d=%lu", k, per_node[k]);
 	printf(" other=%lu", other);
+}
+
+/*
+ * Append the pfn of every present page of [p, p + len) to @out, one
+ * "0x..." a line, from the open /proc/self/pagemap @pagemap (the pfns
+ * read as 0 without CAP_SYS_ADMIN: such pages are left out).
+ */
+static inline int write_pfns(FILE *out, int pagemap, char *p, size_t len,
+			     size_t page)
+{
+	static uint64_t chunk_pfns[CHUNK];
+	size_t n = len / page, i, j, cnt;
+
+	for (i = 0; i < n; i += cnt) {
+		off_t off = (off_t)((uintptr_t)(p + i * page) / page) * 8;
+
+		cnt = n - i < CHUNK ? n - i : CHUNK;
+		if (pread(pagemap, chunk_pfns, cnt * 8, off) != (ssize_t)(cnt * 8)) {
+			fprintf(stderr, "pagemap read: %s\n", strerror(errno));
+			return -1;
+		}
+		for (j = 0; j < cnt; j++) {
+			if (!(chunk_pfns[j] & PAGE_PRESENT) ||
+			    !(chunk_pfns[j] & PFN_MASK))
+				continue;
+			fprintf(out, "%#llx\n",
+				(unsigned long long)(chunk_pfns[j] & PFN_MASK));
+		}
+	}
+	return 0;
 }
 
 #endif /* NUMA_PAGES_H */

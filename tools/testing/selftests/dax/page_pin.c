@@ -91,11 +91,8 @@
 #define __NR_io_uring_register	427
 #endif
 
-#define PFN_MASK	0x007fffffffffffffULL	/* pagemap bits 0-54 */
-#define PAGE_PRESENT	0x8000000000000000ULL	/* pagemap bit 63 */
 #define FILL		0x5a
 
-static uint64_t chunk_pfns[CHUNK];
 static sigjmp_buf bus_env;
 static int bus_code;
 static void *bus_addr;
@@ -123,11 +120,10 @@ static int print_placement(const char *what, char *p, size_t len,
 }
 
 /* Write the pfn of every present page of [p, p + len) to @path. */
-static int write_pfns(const char *path, char *p, size_t len, size_t page)
+static int save_pfns(const char *path, char *p, size_t len, size_t page)
 {
-	size_t n = len / page, i, j, cnt;
 	FILE *out;
-	int fd;
+	int fd, rc;
 
 	fd = open("/proc/self/pagemap", O_RDONLY);
 	if (fd < 0) {
@@ -140,26 +136,11 @@ static int write_pfns(const char *path, char *p, size_t len, size_t page)
 		close(fd);
 		return -1;
 	}
-	for (i = 0; i < n; i += cnt) {
-		off_t off = (off_t)((uintptr_t)(p + i * page) / page) * 8;
-
-		cnt = n - i < CHUNK ? n - i : CHUNK;
-		if (pread(fd, chunk_pfns, cnt * 8, off) != (ssize_t)(cnt * 8)) {
-			fprintf(stderr, "pagemap read: %s\n", strerror(errno));
-			break;
-		}
-		for (j = 0; j < cnt; j++) {
-			if (!(chunk_pfns[j] & PAGE_PRESENT) ||
-			    !(chunk_pfns[j] & PFN_MASK))
-				continue;
-			fprintf(out, "%#llx\n",
-				(unsigned long long)(chunk_pfns[j] & PFN_MASK));
-		}
-	}
+	rc = write_pfns(out, fd, p, len, page);
 	close(fd);
-	if (fclose(out) || i < n)
-		return -1;
-	return 0;
+	if (fclose(out))
+		rc = -1;
+	return rc;
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
@@ -473,7 +454,7 @@ int main(int argc, char **argv)
 			return -ring;
 	}
 
-	if (pfn_file && write_pfns(pfn_file, buf, len, page))
+	if (pfn_file && save_pfns(pfn_file, buf, len, page))
 		return 2;
 	if (print_placement("ready", buf, len, page, devpath ? -1 : node))
 		return 2;
