@@ -32,7 +32,8 @@ fatal() { # a stage that breaks the chain: count it and summarise
 }
 
 # vm_evidence: for each check VM whose console has a splat, or whose run
-# did not finish, the lines that say why, printed next to the failures: a
+# did not finish, and for a failed panic VM, the lines that say why,
+# printed next to the failures: a
 # CI log that keeps only its tail must still show the cause (vm.sh prints
 # the console's tail too, but in the middle of the run's output).
 vm_evidence() {
@@ -56,6 +57,12 @@ vm_evidence() {
 			tail -n 12 "$c"
 		fi | tr -d '\r' | cut -c 1-160
 	done
+	# the panic VM (vm.sh panic_verdict says why in its last result)
+	c="$VDIR/vm/panic/console-panic.log"
+	if grep -q '^not ok' "$VDIR/vm/panic/panic.tap" 2>/dev/null && [ -s "$c" ]; then
+		echo "==== the panic VM failed; its console's last lines:"
+		tail -n 12 "$c" | tr -d '\r' | cut -c 1-160
+	fi
 }
 
 summarise() {
@@ -131,7 +138,7 @@ out="$VDIR/vm/out-check.log"
 console="$VDIR/vm/console-check.log"
 # No earlier run's logs can be read as this run's: vm.sh removes its own
 # too, but only once it gets that far.
-rm -rf "$out" "$console" "$VDIR"/vm/[0-9]*
+rm -rf "$out" "$console" "$VDIR"/vm/[0-9]* "$VDIR/vm/panic"
 nstatic=$(grep -cE '^(not )?ok ' "$res")
 
 # The VM stage: $VM_SHARDS check VMs (default 2: a TCG guest running one
@@ -146,6 +153,23 @@ nstatic=$(grep -cE '^(not )?ok ' "$res")
 # after the other.
 mapfile -t tests < <(grep -v '^#' "$VDIR/kselftest/kselftest-list.txt" | sed 's/^[^:]*://')
 [ -z "${T:-}" ] || read -ra tests <<<"$T"
+# kmem_kernel_loss_panic.sh passes by panicking the kernel: it is in no
+# kselftest-list.txt and gets a VM of its own (vm.sh panic) after the check
+# VMs, in every whole run and in a T= run that names it.
+PANIC_TEST=kmem_kernel_loss_panic.sh
+panic_vm=1
+if [ -n "${T:-}" ]; then
+	panic_vm=
+	rest=()
+	for t in "${tests[@]}"; do
+		if [ "$t" = "$PANIC_TEST" ]; then
+			panic_vm=1
+		else
+			rest+=("$t")
+		fi
+	done
+	tests=("${rest[@]}")
+fi
 shards=${VM_SHARDS:-2}
 case $shards in
 "" | *[!0-9]* | 0) fatal "VM_SHARDS=$shards: want a number of 1 or more" ;;
@@ -187,7 +211,7 @@ run_vms() {
 	done
 	return $rc
 }
-stage vm run_vms
+[ "${#tests[@]}" = 0 ] || stage vm run_vms
 
 # fold_vm N: fold VM N's TAP into results: each subtest counts; a test
 # that failed with no failing subtest (splat, timeout, crash) counts once
@@ -241,12 +265,30 @@ for t in "${tests[@]}"; do
 	grep -aq "^# selftests: [^ ]* $t\$" "$out" ||
 		echo "not ok - $t ran in a VM (its VM did not get to it)" >>"$res"
 done
+# The panic VM: its results are vm.sh's $VDIR/vm/panic/panic.tap, the
+# setup's and the panic's.
+run_panic_vm() {
+	progress vm "panic VM: $PANIC_TEST"
+	mkdir -p "$VDIR/vm/panic"
+	VM_DIR="$VDIR/vm/panic" VM_TAG="panic VM" "$H/vm.sh" panic
+}
+if [ -n "$panic_vm" ]; then
+	stage vm-panic run_panic_vm
+	if [ -s "$VDIR/vm/panic/panic.tap" ]; then
+		sed -E "s/^(not )?ok [0-9]+ /\1ok - $PANIC_TEST: /; s/\$/ (panic VM)/" \
+			"$VDIR/vm/panic/panic.tap" >>"$res"
+	else
+		echo "not ok - $PANIC_TEST ran (see $VDIR/vm/panic/console-panic.log)" >>"$res"
+	fi
+fi
 # The host's own look at the whole console logs, boot to power-off, with
 # the guest's pattern list.
 SPLAT=
 # shellcheck source=guest/splat.sh
 . "$H/guest/splat.sh" 2>/dev/null
-if [ -z "$SPLAT" ]; then
+if [ "${#tests[@]}" = 0 ]; then
+	: # no check VM ran; the panic VM's console is vm.sh's to judge
+elif [ -z "$SPLAT" ]; then
 	echo "not ok - console log free of kernel splats (no pattern list: $H/guest/splat.sh)" >>"$res"
 elif [ ! -s "$console" ]; then
 	echo "not ok - console log free of kernel splats (no console log)" >>"$res"

@@ -90,6 +90,26 @@ for m in "${names[@]}"; do
 	   ! "$H/build-kernel.sh" >>"$logs/$m.build.log" 2>&1 ||
 	   ! "$H/mkinitramfs.sh" >>"$logs/$m.build.log" 2>&1; then
 		verdict="ERROR: does not apply or build (see $logs/$m.build.log)"
+	elif [ "$tests" != kmem_kernel_loss_panic.sh ] &&
+	     [[ " $tests " == *" kmem_kernel_loss_panic.sh "* ]]; then
+		verdict="ERROR: kmem_kernel_loss_panic.sh runs in a VM of its own: a Kills: line that names it names nothing else"
+	elif [ "$tests" = kmem_kernel_loss_panic.sh ]; then
+		# the test that passes by panicking: a VM of its own (vm.sh
+		# panic), its results in panic.tap
+		rm -rf "$VDIR/vm/panic"
+		rm -f "$logs/$m.out.log" "$logs/$m.console.log"
+		VM_DIR="$VDIR/vm/panic" VM_TIMEOUT=${MUTANT_VM_TIMEOUT:-900} "$H/vm.sh" panic \
+			>>"$logs/$m.build.log" 2>&1
+		cp "$VDIR/vm/panic/panic.tap" "$logs/$m.out.log" 2>/dev/null
+		cp "$VDIR/vm/panic/console-panic.log" "$logs/$m.console.log" 2>/dev/null
+		first=$(grep -m1 '^not ok' "$logs/$m.out.log" 2>/dev/null | sed -E 's/^not ok [0-9]+ //')
+		if [ -n "$first" ]; then
+			verdict="killed: ${first//|/\\|}"
+		elif [ -s "$logs/$m.out.log" ]; then
+			verdict="SURVIVED"
+		else
+			verdict="killed: the panic VM gave no results"
+		fi
 	else
 		# a mutant may hang the guest: bound each run well below make
 		# check's VM timeout, and stop it once a check has failed

@@ -6,7 +6,11 @@
 # bench VM has one 18 GiB NVDIMM instead, and 6 GiB of DRAM (enough to take
 # the pages migrated off a 4 GiB device that is 90% in use).
 #
-#   vm.sh demo|check|shell|bench
+#   vm.sh demo|check|shell|bench|panic
+#
+# panic boots the demo VM's machine (the three NVDIMMs, 2 GiB of DRAM) for
+# kmem_kernel_loss_panic.sh alone, a test that passes by panicking the
+# kernel: see panic_verdict below.
 #
 # Every run has a hard timeout ($VM_TIMEOUT seconds) and keeps the full
 # console log under $VDIR/vm/ ($VM_DIR when set: make check boots several
@@ -18,7 +22,7 @@ TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=lib.sh
 . "$TOP/harness/lib.sh"
 
-mode=${1:?usage: vm.sh demo|check|shell|bench}
+mode=${1:?usage: vm.sh demo|check|shell|bench|panic}
 vm=${VM_DIR:-$VDIR/vm}
 mkdir -p "$vm"
 kernel="$OBJ/arch/x86/boot/bzImage"
@@ -28,7 +32,7 @@ console="$vm/console-$mode.log"
 out="$vm/out-$mode.log"
 case $mode in
 shell) : "${VM_TIMEOUT:=14400}" ;;
-demo) : "${VM_TIMEOUT:=900}" ;;
+demo | panic) : "${VM_TIMEOUT:=900}" ;;
 bench) : "${VM_TIMEOUT:=5400}" ;;
 *) : "${VM_TIMEOUT:=3600}" ;;   # CI has 90 min for everything: build + 60
 esac
@@ -198,6 +202,70 @@ if [ -z "$end" ] && [ "$mode" != bench ] && stale_int3 "$console" "$out"; then
 	echo "${VM_TAG:-VM}: rebooted once: its first boot died on an int3 that guest memory does not hold, before any test ($vm/console-$mode.stale-int3.log)" |
 		tee "$vm/reboots" >&2
 	boot
+fi
+# panic_verdict CONSOLE OUT TAP RC [hung]: the panic VM's results, as TAP
+# lines in TAP, from its console log, its results port (OUT) and QEMU's exit
+# status RC. kmem_kernel_loss_panic.sh prints its setup's results
+# (PANIC_SETUP of them), then marks the kernel log "kmem_panic_test:
+# teardown, expect: TEXT" and tears its device down. A test that comes back
+# from that gives its last result itself (init then says KMEM-PANIC-EXIT:
+# a failure). Otherwise the host gives it, and it passes when the setup
+# passed whole (no skip), QEMU ended by itself with status 0 (panic=-1
+# restarts at once, -no-reboot makes that QEMU's exit; the restart comes
+# before panic()'s "---[ end Kernel panic" line, which is not printed),
+# and the first line of the console that splat.sh lists, boot included,
+# comes after the mark and is "Kernel panic - not syncing: TEXT" (this
+# stands for the VM's splat check). The mark is read from the console,
+# which panic() flushes, not from the results port. True when every
+# result passed.
+PANIC_SETUP=4
+panic_verdict() {
+	local console=$1 out=$2 tap=$3 qrc=$4 hung=${5:-} mark expect first got why=
+	local n=$((PANIC_SETUP + 1))
+
+	grep -aE '^(not )?ok [0-9]+ ' "$out" | tr -d '\r' >"$tap"
+	if grep -aq '^KMEM-PANIC-EXIT' "$out"; then
+		grep -q '^not ok ' "$tap" ||
+			echo "not ok $(($(wc -l <"$tap") + 1)) the test ended without a panic" >>"$tap"
+		return 1
+	fi
+	got=$(wc -l <"$tap")
+	mark=$(grep -an -m 1 'kmem_panic_test: teardown, expect: ' "$console" | tr -d '\r')
+	expect=${mark#*kmem_panic_test: teardown, expect: }
+	mark=${mark%%:*}
+	first=$(grep -anE -m 1 "$SPLAT" "$console" | tr -d '\r')
+	if [ -n "$hung" ]; then
+		why="no output from the guest: hung in boot"
+	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		why="hard timeout"
+	elif [ "$qrc" != 0 ]; then
+		why="QEMU ended with status $qrc"
+	elif [ "$got" != "$PANIC_SETUP" ] || grep -qE '^not ok | # SKIP' "$tap"; then
+		why="the setup did not pass: $got of $PANIC_SETUP results, failures and skips above"
+	elif [ -z "$mark" ]; then
+		why="no teardown mark in the console"
+	elif [ -z "$first" ]; then
+		why="no report in the console"
+	elif [ "${first%%:*}" -lt "$mark" ]; then
+		why="a report before the teardown: ${first#*:}"
+	elif [ "${first#*Kernel panic - not syncing: }" != "$expect" ]; then
+		why="the first report after the teardown: ${first#*:}"
+	fi
+	if [ -z "$why" ]; then
+		echo "ok $n the provider's teardown panics: $expect" >>"$tap"
+	else
+		echo "not ok $n the provider's teardown panics # $why" >>"$tap"
+	fi
+	[ -z "$why" ]
+}
+if [ "$mode" = panic ]; then
+	if panic_verdict "$console" "$out" "$vm/panic.tap" "$rc" "$hung"; then
+		progress vm "${VM_TAG:+$VM_TAG: }done in $(($(date +%s) - t0)) s: the expected panic"
+		exit 0
+	fi
+	echo "---- last console lines ($console) ----" >&2
+	tail -n 40 "$console" >&2
+	exit 1
 fi
 if [ "$rc" = 124 ] || [ "$rc" = 137 ] || [ -z "$end" ] || grep -aq "Kernel panic" "$console"; then
 	# the reason also goes to $vm/ended-early, for check.sh's summary

@@ -134,4 +134,68 @@ classify "another splat came first: no reboot" no \
 classify "an oops other than int3: no reboot" no \
 	"$(int3_console 66 | sed 's/Oops: int3:/Oops: general protection fault:/')" ''
 classify "no Code: line to read: no reboot" no "$(int3_console 66 | grep -v Code:)" ''
+
+# panic_verdict (harness/vm.sh): the panic VM's last result, on consoles
+# of the panic VM's kind, the boot log made long (a report early in a big
+# console must be seen: a reader that stops early must not end the look).
+# shellcheck source=/dev/null
+. <(sed -n '/^PANIC_SETUP=/p; /^panic_verdict() {/,/^}/p' "$(dirname "$CHECK")/vm.sh")
+if ! declare -F panic_verdict >/dev/null; then
+	echo "not ok $((n + 1)) - panic_verdict found in vm.sh"
+	exit 1
+fi
+P="kmem: dax1.0: kernel memory in block 0x148000000 lost with the device (kmem.kernel_loss=panic)"
+SETUP='TAP version 13\n1..5\nok 1 a\nok 2 b\nok 3 c\nok 4 d\n# expect panic: x\n'
+# panic_console [BEFORE [AFTER]]: 3000 boot lines, BEFORE, the mark, then
+# AFTER (unset: the panic with $P and its stack).
+panic_console() {
+	local i
+
+	for ((i = 0; i < 3000; i++)); do
+		printf '[    1.%06d] boot line %d: nothing to see here, just a long boot log\r\n' "$i" "$i"
+	done
+	printf '%b' "${1:-}"
+	printf '[   90.000001] kmem_panic_test: teardown, expect: %s\r\n' "$P"
+	printf '%b' "${2-[   90.5] Kernel panic - not syncing: $P\r\n[   90.5] CPU: 1 UID: 0\r\n[   90.5] Call Trace:\r\n}"
+}
+# verdict NAME WANT CONSOLE OUT RC: panic_verdict says WANT (pass or fail),
+# its last TAP line numbered 5.
+verdict() {
+	local got=fail
+
+	n=$((n + 1))
+	printf '%s' "$3" >"$VDIR/c.log"
+	printf '%b' "$4" >"$VDIR/o.log"
+	panic_verdict "$VDIR/c.log" "$VDIR/o.log" "$VDIR/p.tap" "$5" && got=pass
+	if [ "$got" = "$2" ] && tail -n 1 "$VDIR/p.tap" | grep -qE '^(not )?ok 5 '; then
+		echo "ok $n - panic_verdict: $1"
+	else
+		echo "not ok $n - panic_verdict: $1 (said $got: $(tail -n 1 "$VDIR/p.tap"))"
+		fails=$((fails + 1))
+	fi
+}
+verdict "the expected panic after the mark: pass" pass "$(panic_console)" "$SETUP" 0
+verdict "a WARNING early in a long boot log: fail" fail \
+	"$(panic_console | sed '5s/nothing to see here/WARNING: CPU: 0 PID: 1 at x/')" "$SETUP" 0
+verdict "a report between setup and mark: fail" fail \
+	"$(panic_console '[   80.0] BUG: KASAN: use-after-free in x\r\n')" "$SETUP" 0
+verdict "another panic text: fail" fail \
+	"$(panic_console '' '[   90.5] Kernel panic - not syncing: Fatal exception\r\n')" "$SETUP" 0
+verdict "a splat after the mark before the panic: fail" fail \
+	"$(panic_console '' "[   90.4] WARNING: CPU: 1 at y\r\n[   90.5] Kernel panic - not syncing: $P\r\n")" \
+	"$SETUP" 0
+verdict "no panic at all, QEMU powered off: fail" fail "$(panic_console '' '')" "$SETUP" 0
+verdict "the hard timeout: fail" fail "$(panic_console)" "$SETUP" 124
+verdict "a setup result failed: fail" fail "$(panic_console)" "${SETUP/ok 3 c/not ok 3 c}" 0
+verdict "a setup result skipped: fail" fail "$(panic_console)" "${SETUP/ok 3 c/ok 3 c # SKIP}" 0
+verdict "a setup result missing: fail" fail "$(panic_console)" "${SETUP/ok 4 d\\n/}" 0
+n=$((n + 1))
+printf '%b' "${SETUP}not ok 5 the provider's teardown panics: returned\nKMEM-PANIC-EXIT 1\n" >"$VDIR/o.log"
+if ! panic_verdict "$VDIR/c.log" "$VDIR/o.log" "$VDIR/p.tap" 0 &&
+   [ "$(grep -c '^not ok' "$VDIR/p.tap")" = 1 ]; then
+	echo "ok $n - panic_verdict: the test came back (KMEM-PANIC-EXIT): fail, its own result kept"
+else
+	echo "not ok $n - panic_verdict: the test came back (KMEM-PANIC-EXIT): fail, its own result kept"
+	fails=$((fails + 1))
+fi
 [ "$fails" = 0 ]

@@ -37,7 +37,7 @@
 #    keeps the blocks with kernel data, each named in the kernel log, and
 #    taints the kernel M (machine check); they stay retained and counted.
 #    With kernel_loss=panic, the default, the kernel would panic there:
-#    that is left to KUnit (which blocks count) and to reading.
+#    kmem_kernel_loss_panic.sh, in a VM of its own, checks that.
 # Whether "unplugged" of kernel-zone memory on a node that already has
 # some completes is not a case here: any kernel allocation bound to the
 # node (a thread's stack, a new slab cache's per-node structure: seen in
