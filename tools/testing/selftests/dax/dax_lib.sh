@@ -865,6 +865,48 @@ kmem_rmmod_refused() {
 	kmem_loaded
 }
 
+# kpf_read FILE PFN N: the raw 64-bit words of /proc/kpageflags or
+# /proc/kpagecount (FILE) for N pfns from PFN; 512 words a read when PFN
+# and N allow it (one read per pfn is slow under TCG).
+kpf_read() {
+	local bs=8 skip=$2 count=$3
+
+	if [ $(($2 % 512)) = 0 ] && [ $(($3 % 512)) = 0 ]; then
+		bs=4096 skip=$(($2 / 512)) count=$(($3 / 512))
+	fi
+	dd if="$1" bs=$bs skip="$skip" count="$count" 2>/dev/null
+}
+
+# kpf_words FILE PFN N: kpf_read's words, one a line in 16 hex digits.
+kpf_words() {
+	kpf_read "$@" | od -An -v -t x8 | tr -s ' ' '\n' | sed '/^$/d'
+}
+
+# kpf_unreachable START END: no page of [START, END) can be reached by a
+# pfn walker: every pfn's /proc/kpageflags word is NOPAGE (bit 20) alone,
+# which fs/proc/page.c gives when pfn_to_online_page() finds no page.
+# Compared as bytes with N such words (little endian, as on x86: a pipe
+# of 16 hex digits a pfn through od, tr and awk is slow under TCG); on a
+# difference the words are counted and said.
+kpf_unreachable() {
+	local page p n pat=/tmp/kpf_nopage.$$ rc=0
+
+	page=$(getconf PAGESIZE)
+	p=$(($1 / page)) n=$((($2 - $1) / page))
+	printf '\0\0\020\0\0\0\0\0' >"$pat"
+	while [ $(($(wc -c <"$pat") / 8)) -lt "$n" ]; do
+		cat "$pat" "$pat" >"$pat.2" && mv "$pat.2" "$pat"
+	done
+	if ! cmp -s <(head -c $((n * 8)) "$pat") <(kpf_read /proc/kpageflags "$p" "$n"); then
+		msg "kpageflags of $(printf '%#x-%#x' "$1" $(($2 - 1))), want 0000000000100000" \
+			"for all $n pfns: $(kpf_words /proc/kpageflags "$p" "$n" | sort | uniq -c |
+			awk '{ printf "%s:%s ", $2, $1 }' | cut -c 1-200)"
+		rc=1
+	fi
+	rm -f "$pat"
+	return $rc
+}
+
 # kmem_new_device: a new devdax namespace on $region (new_devdax sets dax,
 # s, e), the baseline MemTotal in base, the number of memory blocks kmem
 # would add in nb and its node in node, said in one line.
@@ -1270,18 +1312,28 @@ revoked_logged() {
 		awk '{ n += $1 } END { print n + 0 }'
 }
 
-# teardown TAG [NEWS]: the provider's teardown (the nd-bus unbind of the
-# namespace's nd_dax device from dax_pmem, what destroying the namespace
-# does first), with vm.memory_failure_recovery=0 (which panics on a
-# hardware memory error, not on this); kmem told once since mark TAG;
-# NEWS is kmem's log line (default: the teardown's).
+# teardown TAG [NEWS [region]]: the provider's teardown (the nd-bus unbind
+# of the namespace's nd_dax device from dax_pmem, what destroying the
+# namespace does first; with "region", the unbind of $region from
+# nd_region, which takes every namespace of the region with it: a region
+# disable as ndctl does it, which ndctl 76 itself skips while the memory is
+# online), with vm.memory_failure_recovery=0 (which panics on a hardware
+# memory error, not on this); kmem told once since mark TAG; NEWS is
+# kmem's log line (default: the teardown's).
 teardown() {
 	local nd r0 rc=0 news=${2:-the provider is removing the device}
+	local f=$SYS_BUS_ND_DAX_PMEM/unbind
 
-	nd=$(nd_dax_of "$ns")
+	if [ "${3:-}" = region ]; then
+		f=/sys/bus/nd/drivers/nd_region/unbind nd=$region
+		# the device that comes back with the region is device_dax's
+		sysfs_err "$KMEM_DRV/remove_id" "$dax" >/dev/null
+	else
+		nd=$(nd_dax_of "$ns")
+	fi
 	[ -n "$nd" ] || { msg "no nd_dax device claims $ns"; return 1; }
 	r0=$(cat "$MF_RECOVERY") && echo 0 >"$MF_RECOVERY" || return 1
-	expect_write OK "$SYS_BUS_ND_DAX_PMEM/unbind" "$nd" || rc=1
+	expect_write OK "$f" "$nd" || rc=1
 	echo "$r0" >"$MF_RECOVERY"
 	[ $rc = 0 ] || return 1
 	[ ! -e "$SYS_DAX/devices/$dax" ] || { msg "$dax still exists"; return 1; }

@@ -25,13 +25,16 @@
 #      migration could move were moved, not taken;
 #  (e) once the pipe is drained the background retry removes the blocks:
 #      MemTotal, /proc/iomem and HardwareCorrupted are back at the
-#      baseline;
+#      baseline, and no pfn of the range reaches a page (/proc/kpageflags
+#      reads NOPAGE alone; so after (a), (g) and (i));
 #  (f) the same with a holder that asked for early kills
-#      (PR_MCE_KILL_EARLY): it dies of the SIGBUS (BUS_MCEERR_AO) the
-#      revocation sends, its pipe goes with it (pages it frees before the
-#      revocation reaches them are not taken), and the same teardown
-#      removes the block (core mm offlines the isolated block again until
-#      its deadline): nothing is retained, all at the baseline;
+#      (PR_MCE_KILL_EARLY), and the region disabled instead (taken from
+#      nd_region, with its namespace): it dies of the SIGBUS
+#      (BUS_MCEERR_AO) the revocation sends, its pipe goes with it (pages
+#      it frees before the revocation reaches them are not taken), and the
+#      same teardown removes the block (core mm offlines the isolated block
+#      again until its deadline): nothing is retained, all at the baseline;
+#      the region enabled again brings the namespace back;
 #  (g) the memory itself fails (fail_dax_backing makes the teardown tell
 #      kmem so before it tells of the teardown), with the memmap in DRAM:
 #      nothing is migrated, every page of the buffer is taken from its
@@ -77,7 +80,7 @@ mf_early0=$(cat "$MF_EARLY")
 ulimit -c 0
 
 ktap_print_header
-ktap_set_plan 27
+ktap_set_plan 28
 kmem_reset
 modprobe kmem || ktap_exit_fail_msg "cannot load kmem"
 kmem_params_save
@@ -96,6 +99,8 @@ cleanup() {
 	kmem_fail_off
 	echo "$mf_recovery0" >"$MF_RECOVERY"
 	echo "$mf_early0" >"$MF_EARLY"
+	# (f) disables the region: a failure there must not leave it so
+	ndctl enable-region "$region" >/dev/null 2>&1
 	kmem_cleanup_end "$dax"
 }
 trap cleanup EXIT
@@ -154,12 +159,14 @@ stop_checked() {
 }
 
 # released: no retained memory within 30 s, then nothing of the device in
-# memory, MemTotal, /proc/iomem and HardwareCorrupted at the baseline.
+# memory, MemTotal, /proc/iomem and HardwareCorrupted at the baseline, and
+# no page of the range reachable by a pfn walker.
 released() {
 	wait_until 30 retained_none || { msg "still retained: $(kmem_retained)"; return 1; }
 	kmem_gone "$s" "$e" "$base" &&
 		eq "System RAM (kmem) in /proc/iomem" "$(iomem_lines 'System RAM (kmem)')" "" &&
-		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
+		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0" &&
+		kpf_unreachable "$s" "$e"
 }
 
 new_ns || ktap_exit_fail_msg "cannot set up a namespace on $region"
@@ -213,11 +220,13 @@ check "plain unbind: the drained pipe lets the memory go, all at the baseline" r
 # --- (f) an early-kill holder dies, and the block goes at once ---
 
 early_pinned() {
-	run ndctl destroy-namespace -f "$ns" && new_ns && bind_pinned -e
+	run ndctl destroy-namespace -f "$ns" && new_ns && bind_pinned -e &&
+		uuid=$(ndctl list -n "$ns" | json_field uuid)
 }
 check "new namespace, bound, $BUF_SIZE on it, half pinned by an early-kill holder" early_pinned
 kmsg_mark "early-$$"
-check "early-kill holder: provider teardown, kmem told once" teardown "early-$$"
+check "early-kill holder: $region disabled (taken from nd_region), kmem told once" \
+	teardown "early-$$" "" region
 early_gone() {
 	local rc n
 
@@ -235,6 +244,16 @@ early_gone() {
 		eq "HardwareCorrupted kB" "$(meminfo_kb HardwareCorrupted)" "$hwc0"
 }
 check "early-kill holder killed by SIGBUS; the same teardown removed everything" early_gone
+# region_back: the namespace comes back with the region (by its uuid: its
+# name is the lowest free id again), nothing of it is memory.
+region_back() {
+	run ndctl enable-region "$region" || return 1
+	ns=$(ndctl list -N -r "$region" | json_field dev)
+	eq "uuid of $region's namespace ${ns:-(none)}" \
+		"$(ndctl list -n "$ns" | json_field uuid)" "$uuid" &&
+		kmem_gone "$s" "$e" "$base"
+}
+check "ndctl enable-region: the namespace is back, no memory added" region_back
 
 # --- (g) the memory fails: nothing is migrated, every page is taken ---
 

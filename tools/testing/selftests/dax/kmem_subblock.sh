@@ -306,16 +306,7 @@ KPF_LRU=5 KPF_BUDDY=10 KPF_ANON=12 KPF_HWPOISON=19 KPF_NOPAGE=20 KPF_THP=22
 # kpf_scan PFN N: "PFN WORD" for N pfns from PFN, WORD the pfn's
 # /proc/kpageflags word in 16 hex digits.
 kpf_scan() {
-	local bs=8 skip=$1 count=$2
-
-	# 512 words a read when the range allows it: one read per pfn is slow
-	# under TCG
-	if [ $(($1 % 512)) = 0 ] && [ $(($2 % 512)) = 0 ]; then
-		bs=4096 skip=$(($1 / 512)) count=$(($2 / 512))
-	fi
-	dd if=/proc/kpageflags bs=$bs skip=$skip count=$count 2>/dev/null |
-		od -An -v -t x8 | tr -s ' ' '\n' | sed '/^$/d' |
-		awk -v p="$1" '{ print p + NR - 1, $1 }'
+	kpf_words /proc/kpageflags "$1" "$2" | awk -v p="$1" '{ print p + NR - 1, $1 }'
 }
 
 # AWK_BIT: awk function bit(WORD, B), 1 when bit B of WORD is set.
