@@ -195,7 +195,9 @@ for t in "${list[@]}"; do
 	ld0=$(lockdep_on)
 	# Own session and process group, so that a timeout kills the test
 	# and everything it started (a daxctl stuck in offline, ...).
-	(cd "$KSFT/$dir" && exec setsid "./$name") >/tmp/test.out 2>&1 &
+	rm -f /tmp/profile.txt
+	(cd "$KSFT/$dir" && export KMEM_PROFILE=/tmp/profile.txt &&
+		exec setsid "./$name") >/tmp/test.out 2>&1 &
 	pid=$!
 	(sleep "$(timeout_of "$dir")" && kill -KILL -- -"$pid") 2>/dev/null &
 	watchdog=$!
@@ -204,6 +206,9 @@ for t in "${list[@]}"; do
 	kill "$watchdog" 2>/dev/null
 	sed 's/^/# /' /tmp/test.out
 	echo "# $name: $(($(date +%s) - t0)) s"
+	# where the time went: its slowest checks (dax_lib.sh check())
+	sort -rn /tmp/profile.txt 2>/dev/null | head -n 6 | cut -c 1-120 |
+		sed "s/^/# slowest of $name: /"
 	# a test says each documented retry it made in a "retry:" message
 	r=$(grep -c '^# retry: ' /tmp/test.out)
 	[ "$r" = 0 ] || echo "# $name: $r retr$([ "$r" = 1 ] && echo y || echo ies)"

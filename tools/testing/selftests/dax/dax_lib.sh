@@ -21,6 +21,11 @@ SYS_BUS_ND_DAX_PMEM=/sys/bus/nd/drivers/dax_pmem
 
 # check DESCRIPTION COMMAND...: one KTAP result; on failure COMMAND's
 # stderr and a diagnostic line are printed as comments.
+#
+# With KMEM_PROFILE set (the test VM's runner sets it), each result also
+# appends "SECONDS DESCRIPTION" to that file: the seconds since the last
+# result, setup between checks included. The runner prints the slowest.
+check_t0=$SECONDS
 check() {
 	local desc=$1
 
@@ -30,6 +35,9 @@ check() {
 	else
 		ktap_test_fail "$desc"
 	fi
+	[ -z "${KMEM_PROFILE:-}" ] ||
+		echo "$((SECONDS - check_t0)) $desc" >>"$KMEM_PROFILE"
+	check_t0=$SECONDS
 }
 
 # eq WHAT GOT WANT: compare two values, say both when they differ.
