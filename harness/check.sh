@@ -192,8 +192,17 @@ done < <(for t in "${tests[@]}"; do
 			"$H/vm-test-seconds"
 	done | sort -k1,1nr -k2,2)
 
+# The panic VM (kmem_kernel_loss_panic.sh; its results are vm.sh's
+# $VDIR/vm/panic/panic.tap) starts when the first check VM is done, or at
+# once when there is none: a third guest beside two would only slow them
+# all on 2 cores, and after both it would add its whole run to the stage.
+run_panic_vm() {
+	progress vm "panic VM: $PANIC_TEST"
+	mkdir -p "$VDIR/vm/panic"
+	VM_DIR="$VDIR/vm/panic" VM_TAG="panic VM" "$H/vm.sh" panic
+}
 run_vms() {
-	local i pids=() rc=0
+	local i pids=() rc=0 first='' panic_pid=''
 
 	for ((i = 1; i <= shards; i++)); do
 		progress vm "VM $i of $shards, about ${load[i]} s:${share[i]}"
@@ -201,9 +210,18 @@ run_vms() {
 		T="${share[i]# }" VM_DIR="$VDIR/vm/$i" VM_TAG="VM $i" "$H/vm.sh" check &
 		pids+=($!)
 	done
+	if [ -n "$panic_vm" ]; then
+		if [ "${#pids[@]}" -gt 0 ]; then
+			wait -n -p first "${pids[@]}" || rc=1
+		fi
+		run_panic_vm &
+		panic_pid=$!
+	fi
 	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
+		[ "$i" = "$first" ] || wait "$i" || rc=1
 	done
+	# the panic VM's verdict is its panic.tap, folded below
+	[ -z "$panic_pid" ] || wait "$panic_pid"
 	for ((i = 1; i <= shards; i++)); do
 		echo "==== VM $i of $shards:${share[i]}" | tee -a "$console" >>"$out"
 		cat "$VDIR/vm/$i/out-check.log" >>"$out" 2>/dev/null
@@ -211,7 +229,7 @@ run_vms() {
 	done
 	return $rc
 }
-[ "${#tests[@]}" = 0 ] || stage vm run_vms
+[ "${#tests[@]}" = 0 ] && [ -z "$panic_vm" ] || stage vm run_vms
 
 # fold_vm N: fold VM N's TAP into results: each subtest counts; a test
 # that failed with no failing subtest (splat, timeout, crash) counts once
@@ -265,15 +283,8 @@ for t in "${tests[@]}"; do
 	grep -aq "^# selftests: [^ ]* $t\$" "$out" ||
 		echo "not ok - $t ran in a VM (its VM did not get to it)" >>"$res"
 done
-# The panic VM: its results are vm.sh's $VDIR/vm/panic/panic.tap, the
-# setup's and the panic's.
-run_panic_vm() {
-	progress vm "panic VM: $PANIC_TEST"
-	mkdir -p "$VDIR/vm/panic"
-	VM_DIR="$VDIR/vm/panic" VM_TAG="panic VM" "$H/vm.sh" panic
-}
+# The panic VM's results: the setup's and the panic's.
 if [ -n "$panic_vm" ]; then
-	stage vm-panic run_panic_vm
 	if [ -s "$VDIR/vm/panic/panic.tap" ]; then
 		sed -E "s/^(not )?ok [0-9]+ /\1ok - $PANIC_TEST: /; s/\$/ (panic VM)/" \
 			"$VDIR/vm/panic/panic.tap" >>"$res"
