@@ -64,30 +64,47 @@ RMV=$SYS_DAX/devices/$dax/removal
 printf -v LONG '%5000s' ''
 LONG=${LONG// /x}
 
-# snapshot: everything a refused write must leave alone.
-snapshot() {
-	local b
+MB=$(memblock_bytes)
 
-	echo "state=$(dax_state "$dax") policy=$(dax_policy "$dax")" \
-		"module=$(kmem_param online_policy) memmap=$(read_word "$MMP")" \
-		"removal=$(read_word "$RMV")" \
-		"subblock=$(kmem_param subblock)" \
-		"kernel_zone_surprise=$(kmem_param kernel_zone_surprise)" \
-		"kernel_loss=$(kmem_param kernel_loss)"
-	echo "MemTotal=$(meminfo_kb MemTotal)"
-	for b in $(blocks_of "$s" "$e"); do
-		[ -d "$b" ] && echo "$(basename "$b") $(cat "$b/state") $(cat "$b/valid_zones")"
+# snapshot: set SNAP to everything a refused write must leave alone. No
+# fork: one costs about 0.1 s in the test VM, and each refused write
+# takes two snapshots.
+snapshot() {
+	local f v k b
+	local -a lines
+
+	SNAP=
+	for f in "state $ST" "policy $POL" "module $MPOL" "memmap $MMP" \
+		"removal $RMV" "subblock $KMEM_PARAMS/subblock" \
+		"kernel_zone_surprise $KMEM_PARAMS/kernel_zone_surprise" \
+		"kernel_loss $KMEM_PARAMS/kernel_loss"; do
+		{ read -r v <"${f#* }"; } 2>/dev/null || v="(missing)"
+		SNAP+="${f%% *}=$v"$'\n'
 	done
-	cat /proc/iomem
+	while read -r k v _; do
+		[ "$k" = MemTotal: ] && SNAP+="MemTotal=$v"$'\n'
+	done </proc/meminfo
+	for ((b = s / MB; b <= (e - 1) / MB; b++)); do
+		f=$SYS_MEM/memory$b
+		[ -d "$f" ] || continue
+		k="(missing)" v="(missing)"
+		{ read -r k <"$f/state" && read -r v <"$f/valid_zones"; } 2>/dev/null
+		SNAP+="memory$b $k $v"$'\n'
+	done
+	mapfile -t lines </proc/iomem
+	printf -v v '%s\n' "${lines[@]}"
+	SNAP+=$v
 }
 
 # unchanged_by CMD...: CMD succeeds and the snapshot is the same after it.
 unchanged_by() {
 	local before rc=0
 
-	before=$(snapshot)
+	snapshot
+	before=$SNAP
 	"$@" || rc=1
-	same_text "the state after the write" "$before" "$(snapshot)" || rc=1
+	snapshot
+	same_text "the state after the write" "$before" "$SNAP" || rc=1
 	return $rc
 }
 
