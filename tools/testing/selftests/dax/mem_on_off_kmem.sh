@@ -82,14 +82,17 @@ check "every block of the device offlined through memoryN/state: kmem reads offl
 
 # zones_now: "memoryN:Zone" for every online block outside the device (one
 # the device's range does not touch: a partial block of it is the device's).
+# No fork per block (one costs about 0.1 s in the test VM).
 zones_now() {
-	local b n
+	local b n st z
 
 	for b in "$SYS_MEM"/memory[0-9]*; do
 		n=${b##*memory}
 		[ "$n" -ge $((s / KMEM_MB)) ] && [ "$n" -le $(((e - 1) / KMEM_MB)) ] && continue
-		[ "$(read_word "$b/state")" = online ] || continue
-		echo "${b##*/}:$(read_word "$b/valid_zones")"
+		{ read -r st <"$b/state"; } 2>/dev/null || continue
+		[ "$st" = online ] || continue
+		{ read -r z <"$b/valid_zones"; } 2>/dev/null || z="(missing)"
+		echo "${b##*/}:$z"
 	done
 }
 ZONES0=$(zones_now)
