@@ -77,6 +77,7 @@ meminfo_kb() {
 	while read -r k v _; do
 		[ "$k" = "$1:" ] && { echo "$v"; return; }
 	done </proc/meminfo
+	return 0
 }
 
 # node_meminfo_kb NODE KEY: 0 when the node has no meminfo (not online).
@@ -269,10 +270,9 @@ block_addr() {
 # kmem_present_bytes START END: the bytes of [START, END) in memory blocks
 # that are present.
 kmem_present_bytes() {
-	local mb b sum=0
+	local b sum=0
 
-	mb=$(memblock_bytes)
-	for ((b = $1 / mb; b <= ($2 - 1) / mb; b++)); do
+	for ((b = $1 / KMEM_MB; b <= ($2 - 1) / KMEM_MB; b++)); do
 		[ -d "$SYS_MEM/memory$b" ] && block_part_set "$b" "$1" "$2" && sum=$((sum + BP))
 	done
 	echo "$sum"

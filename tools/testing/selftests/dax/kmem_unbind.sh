@@ -14,12 +14,13 @@
 # (with 256 MiB to spare), else to the small one.
 #
 # Then the other ways a device leaves kmem with online memory, on the
-# small region (the big one's 15 blocks would only take four times as
-# long): daxctl reconfigure-device --mode=devdax -f, modprobe -r kmem,
-# destroying the namespace, disabling the region (then enabling it again). ndctl 76
-# refuses to destroy a namespace whose dax device has online memory (a
-# user-space check): the test then does what ndctl would do, the nd-bus
-# unbind of the namespace's dax device, and destroys the namespace after.
+# small region (the big one's 15 blocks would take four times as long and
+# test nothing more): daxctl reconfigure-device --mode=devdax -f,
+# modprobe -r kmem, destroying the namespace, disabling the region (then
+# enabling it again). ndctl 76 refuses to destroy a namespace whose dax
+# device has online memory (a user-space check): the test then does what
+# ndctl would do, the nd-bus unbind of the namespace's dax device, and
+# destroys the namespace after.
 #
 # Last, memory that cannot go (a failure injected on one block): it is
 # retained, listed in drivers/kmem/retained with its reason and pfn, named
