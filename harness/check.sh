@@ -154,8 +154,8 @@ nstatic=$(grep -cE '^(not )?ok ' "$res")
 mapfile -t tests < <(grep -v '^#' "$VDIR/kselftest/kselftest-list.txt" | sed 's/^[^:]*://')
 [ -z "${T:-}" ] || read -ra tests <<<"$T"
 # kmem_kernel_loss_panic.sh passes by panicking the kernel: it is in no
-# kselftest-list.txt and gets a VM of its own (vm.sh panic) after the check
-# VMs, in every whole run and in a T= run that names it.
+# kselftest-list.txt and gets a VM of its own (vm.sh panic) when the first
+# check VM is done, in every whole run and in a T= run that names it.
 PANIC_TEST=kmem_kernel_loss_panic.sh
 panic_vm=1
 if [ -n "${T:-}" ]; then
@@ -196,13 +196,28 @@ done < <(for t in "${tests[@]}"; do
 # $VDIR/vm/panic/panic.tap) starts when the first check VM is done, or at
 # once when there is none: a third guest beside two would only slow them
 # all on 2 cores, and after both it would add its whole run to the stage.
+# Its timeout (900 s) is cut to what is left of the check VMs' own from
+# the stage's start ($vm_t0), so that the stage never takes longer than
+# that: a run at its limit must still end with its evidence inside CI's
+# time. With less than a minute left it is not started, and says so.
 run_panic_vm() {
-	progress vm "panic VM: $PANIC_TEST"
-	mkdir -p "$VDIR/vm/panic"
-	VM_DIR="$VDIR/vm/panic" VM_TAG="panic VM" "$H/vm.sh" panic
+	local left pt=900 pdir="$VDIR/vm/panic"
+
+	mkdir -p "$pdir"
+	left=$((${VM_TIMEOUT:-$CHECK_VM_TIMEOUT} - (SECONDS - vm_t0)))
+	[ "$left" -lt "$pt" ] && pt=$left
+	if [ "$pt" -lt 60 ]; then
+		progress vm "panic VM: not started, ${left}s left of the VM stage"
+		echo "not ok 1 not started: ${left}s left of the VM stage" >"$pdir/panic.tap"
+		return 1
+	fi
+	progress vm "panic VM: $PANIC_TEST (timeout ${pt}s)"
+	VM_DIR="$pdir" VM_TAG="panic VM" VM_TIMEOUT=$pt "$H/vm.sh" panic
 }
 run_vms() {
 	local i pids=() rc=0 first='' panic_pid=''
+
+	vm_t0=$SECONDS
 
 	for ((i = 1; i <= shards; i++)); do
 		progress vm "VM $i of $shards, about ${load[i]} s:${share[i]}"

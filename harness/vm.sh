@@ -34,10 +34,7 @@ case $mode in
 shell) : "${VM_TIMEOUT:=14400}" ;;
 demo | panic) : "${VM_TIMEOUT:=900}" ;;
 bench) : "${VM_TIMEOUT:=5400}" ;;
-# check: CI has 90 min for everything. Its VM stage has taken 1.25 to
-# about 1.9 times the figures in vm-test-seconds (2026-12-06: a stage cut
-# at 3600 s); 70 min leaves the build and the static checks 20.
-*) : "${VM_TIMEOUT:=4200}" ;;
+*) : "${VM_TIMEOUT:=$CHECK_VM_TIMEOUT}" ;;
 esac
 # big, small and spare regions (tools/testing/selftests/dax/dax_lib.sh)
 dimms="2048 512 384"
