@@ -64,8 +64,6 @@ RMV=$SYS_DAX/devices/$dax/removal
 printf -v LONG '%5000s' ''
 LONG=${LONG// /x}
 
-MB=$(memblock_bytes)
-
 # snapshot: set SNAP to everything a refused write must leave alone. No
 # fork: one costs about 0.1 s in the test VM, and each refused write
 # takes two snapshots.
@@ -78,17 +76,16 @@ snapshot() {
 		"removal $RMV" "subblock $KMEM_PARAMS/subblock" \
 		"kernel_zone_surprise $KMEM_PARAMS/kernel_zone_surprise" \
 		"kernel_loss $KMEM_PARAMS/kernel_loss"; do
-		{ read -r v <"${f#* }"; } 2>/dev/null || v="(missing)"
+		read_word_to v "${f#* }"
 		SNAP+="${f%% *}=$v"$'\n'
 	done
-	while read -r k v _; do
-		[ "$k" = MemTotal: ] && SNAP+="MemTotal=$v"$'\n'
-	done </proc/meminfo
-	for ((b = s / MB; b <= (e - 1) / MB; b++)); do
+	meminfo_to v MemTotal
+	SNAP+="MemTotal=$v"$'\n'
+	for ((b = s / KMEM_MB; b <= (e - 1) / KMEM_MB; b++)); do
 		f=$SYS_MEM/memory$b
 		[ -d "$f" ] || continue
-		k="(missing)" v="(missing)"
-		{ read -r k <"$f/state" && read -r v <"$f/valid_zones"; } 2>/dev/null
+		read_word_to k "$f/state"
+		read_word_to v "$f/valid_zones"
 		SNAP+="memory$b $k $v"$'\n'
 	done
 	mapfile -t lines </proc/iomem

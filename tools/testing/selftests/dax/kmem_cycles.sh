@@ -53,12 +53,7 @@ expect_write OK "$SYS_DAX/devices/$dax/online_policy" online_movable ||
 
 # mem_total: set MT to MemTotal in kB, without forking.
 mem_total() {
-	local k v
-
-	MT=
-	while read -r k v _; do
-		[ "$k" = MemTotal: ] && { MT=$v; return; }
-	done </proc/meminfo
+	meminfo_to MT MemTotal
 }
 
 # iomem_now: set IOMEM to the text of /proc/iomem, without forking.

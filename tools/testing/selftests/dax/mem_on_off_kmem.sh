@@ -89,9 +89,9 @@ zones_now() {
 	for b in "$SYS_MEM"/memory[0-9]*; do
 		n=${b##*memory}
 		[ "$n" -ge $((s / KMEM_MB)) ] && [ "$n" -le $(((e - 1) / KMEM_MB)) ] && continue
-		{ read -r st <"$b/state"; } 2>/dev/null || continue
+		read_word_to st "$b/state" || continue
 		[ "$st" = online ] || continue
-		{ read -r z <"$b/valid_zones"; } 2>/dev/null || z="(missing)"
+		read_word_to z "$b/valid_zones"
 		echo "${b##*/}:$z"
 	done
 }
